@@ -1,0 +1,1 @@
+"""Storage connectors for proxyflow stores: local, file, Redis."""

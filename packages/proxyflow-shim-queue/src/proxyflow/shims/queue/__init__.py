@@ -1,0 +1,1 @@
+"""proxyflow broker shim for queue.Queue and multiprocessing queues."""

@@ -1,0 +1,1 @@
+"""proxyflow broker shim for Redis pub/sub and Redis list queues."""

@@ -1,0 +1,1 @@
+"""proxyflow broker shim for ZeroMQ PUB/SUB."""

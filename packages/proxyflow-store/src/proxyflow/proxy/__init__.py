@@ -1,0 +1,1 @@
+"""Lazy transparent proxies, serialization and the Store that backs them."""

@@ -1,0 +1,1 @@
+"""Stream objects by reference: producer, consumer, events and broker protocols."""

@@ -1,0 +1,5 @@
+"""Contract test suites and test fixtures for proxyflow connectors and broker shims.
+
+Third-party connectors and shims reuse these suites: subclass the contract class,
+supply one fixture, and get the whole behavioural suite.
+"""

@@ -1,0 +1,1 @@
+"""proxyflow: stream objects by reference. Meta package with the `proxyflow` command."""

@@ -1,1 +1,49 @@
-"""proxyflow broker shim for queue.Queue and multiprocessing queues."""
+"""proxyflow broker shim for :class:`queue.Queue` and :mod:`multiprocessing` queues.
+
+It needs only the standard library and satisfies the ``Publisher`` and
+``Subscriber`` protocols of ``proxyflow.stream`` structurally (it does not
+import them). Use it for streams inside one process (threads) or between
+processes that share a :mod:`multiprocessing` queue.
+
+Example:
+    ```python
+    import queue
+    from proxyflow.shims.queue import QueuePublisher, QueueSubscriber
+
+    q: queue.Queue[bytes] = queue.Queue()
+    publisher = QueuePublisher({"events": q})
+    subscriber = QueueSubscriber(q, topics=["events"])
+    publisher.send_message("events", b"hello")
+    assert subscriber.next_message(timeout=1.0) == b"hello"
+    ```
+"""
+
+from __future__ import annotations
+
+from proxyflow.shims.queue.__about__ import __version__
+from proxyflow.shims.queue.exceptions import (
+    PublisherClosedError,
+    QueueFullError,
+    QueueShimError,
+    SubscriberClosedError,
+    SubscriberTimeoutError,
+    UnexpectedItemError,
+    UnknownTopicError,
+)
+from proxyflow.shims.queue.protocols import QueueLike
+from proxyflow.shims.queue.publisher import QueuePublisher
+from proxyflow.shims.queue.subscriber import QueueSubscriber
+
+__all__ = [
+    "PublisherClosedError",
+    "QueueFullError",
+    "QueueLike",
+    "QueuePublisher",
+    "QueueShimError",
+    "QueueSubscriber",
+    "SubscriberClosedError",
+    "SubscriberTimeoutError",
+    "UnexpectedItemError",
+    "UnknownTopicError",
+    "__version__",
+]

@@ -1,0 +1,162 @@
+"""An in-process connector: objects live in a ``dict`` of the current process.
+
+Use it for tests, single-process pipelines and threads. It cannot cross
+processes: its config only works in the process that created it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+import weakref
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from proxyflow.connectors._keys import check_key, new_key
+from proxyflow.connectors.exceptions import UnknownConnectorInstanceError
+
+__all__ = ["LocalConnector"]
+
+
+class _Shelf:
+    """The dict, lock and byte count shared by connectors built from one config."""
+
+    __slots__ = ("__weakref__", "lock", "nbytes", "objects")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.objects: dict[str, bytes] = {}
+        self.nbytes = 0
+
+
+_SHELVES: weakref.WeakValueDictionary[str, _Shelf] = weakref.WeakValueDictionary()
+_SHELVES_LOCK = threading.Lock()
+
+
+class LocalConnector:
+    """Keeps objects in a ``dict`` of this process, behind a lock.
+
+    Objects are copied into immutable ``bytes`` by :meth:`put`, so callers may
+    reuse their buffers. Reads return that ``bytes`` object without a copy.
+
+    **It cannot cross processes.** :meth:`config` names this instance by an id,
+    and :meth:`from_config` in the *same* process returns a connector sharing
+    the same objects (this is how a store rebuilds itself from a config). In any
+    other process, or once every connector sharing the data has been
+    garbage-collected, :meth:`from_config` raises
+    :class:`~proxyflow.connectors.exceptions.UnknownConnectorInstanceError`.
+    Use :class:`~proxyflow.connectors.file.FileConnector` or
+    :class:`~proxyflow.connectors.redis.RedisConnector` between processes.
+
+    Example:
+        ```python
+        connector = LocalConnector()
+        key = connector.put(b"hello")
+        assert connector.get(key, evict=True) == b"hello"
+        assert connector.get(key) is None
+        ```
+
+    Attributes:
+        kind: ``"local"``, its name in the ``proxyflow.connectors`` entry-point group.
+    """
+
+    kind: ClassVar[str] = "local"
+
+    def __init__(self) -> None:
+        self._init_shared(uuid.uuid4().hex, _Shelf())
+        with _SHELVES_LOCK:
+            _SHELVES[self._instance_id] = self._shelf
+
+    def _init_shared(self, instance_id: str, shelf: _Shelf) -> None:
+        self._instance_id = instance_id
+        self._shelf = shelf
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(instance_id={self._instance_id!r})"
+
+    def put(self, data: bytes | bytearray | memoryview) -> str:
+        """Store a copy of ``data`` under a new key and return the key."""
+        return self.put_batch([data])[0]
+
+    def put_batch(self, datas: Sequence[bytes | bytearray | memoryview]) -> list[str]:
+        """Store copies of several objects; return their keys in order."""
+        items = [(new_key(), bytes(data)) for data in datas]
+        shelf = self._shelf
+        with shelf.lock:
+            for key, value in items:
+                shelf.objects[key] = value
+                shelf.nbytes += len(value)
+        return [key for key, _ in items]
+
+    def get(self, key: str, *, evict: bool = False) -> bytes | None:
+        """Return the bytes under ``key`` or ``None``; with ``evict`` also remove them."""
+        return self.get_batch([key], evict=evict)[0]
+
+    def get_batch(self, keys: Sequence[str], *, evict: bool = False) -> list[bytes | None]:
+        """Return the bytes of several keys in order, ``None`` for missing ones."""
+        checked = [check_key(key) for key in keys]
+        shelf = self._shelf
+        with shelf.lock:
+            if not evict:
+                return [shelf.objects.get(key) for key in checked]
+            values = [shelf.objects.pop(key, None) for key in checked]
+            shelf.nbytes -= sum(len(value) for value in values if value is not None)
+            return values
+
+    def exists(self, key: str) -> bool:
+        """Return whether ``key`` holds an object."""
+        checked = check_key(key)
+        with self._shelf.lock:
+            return checked in self._shelf.objects
+
+    def evict(self, key: str) -> None:
+        """Remove the object under ``key``; a missing key is ignored."""
+        self.get_batch([key], evict=True)
+
+    def stats(self) -> dict[str, int]:
+        """Return ``{"objects": n, "bytes": b}`` held in the shared dict."""
+        with self._shelf.lock:
+            return {"objects": len(self._shelf.objects), "bytes": self._shelf.nbytes}
+
+    def config(self) -> dict[str, Any]:
+        """Return ``{"instance_id": ..., "pid": ...}``, usable only in this process."""
+        return {"instance_id": self._instance_id, "pid": os.getpid()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LocalConnector:
+        """Return a connector sharing the objects of the live connector named by ``config``.
+
+        Args:
+            config: The output of :meth:`config` of a connector of this process.
+
+        Raises:
+            UnknownConnectorInstanceError: ``config`` comes from another process,
+                or no connector sharing that data is alive any more.
+        """
+        instance_id = config.get("instance_id")
+        pid = config.get("pid")
+        if pid is not None and pid != os.getpid():
+            raise UnknownConnectorInstanceError(
+                f"LocalConnector {instance_id!r} was created in process {pid}, not in this "
+                f"process ({os.getpid()}): a local connector cannot cross processes; "
+                "use the 'file' or 'redis' connector instead"
+            )
+        with _SHELVES_LOCK:
+            shelf = _SHELVES.get(instance_id) if isinstance(instance_id, str) else None
+        if shelf is None:
+            raise UnknownConnectorInstanceError(
+                f"no live LocalConnector with instance_id {instance_id!r} in this process "
+                f"({os.getpid()}): a local connector cannot cross processes, and its data "
+                "is gone once every connector sharing it has been garbage-collected"
+            )
+        connector = cls.__new__(cls)
+        connector._init_shared(instance_id, shelf)
+        return connector
+
+    def close(self) -> None:
+        """Do nothing: the data stays readable by connectors sharing it.
+
+        The objects are freed when the last connector sharing them is
+        garbage-collected. Calling it several times is allowed.
+        """

@@ -1,0 +1,131 @@
+"""The publisher side of the queue shim."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Mapping
+
+from proxyflow.shims.queue.exceptions import (
+    PublisherClosedError,
+    QueueFullError,
+    UnknownTopicError,
+)
+from proxyflow.shims.queue.protocols import QueueLike
+
+__all__ = ["QueuePublisher"]
+
+
+class QueuePublisher:
+    """Publishes messages by putting them on one queue per topic.
+
+    Behaviour:
+
+    * **Ordering**: messages from one publisher on one topic keep their order
+      (the queues are FIFO).
+    * **Blocking**: when a bounded queue is full, ``send_message`` blocks
+      (``block=True``, ``timeout=None``), waits at most ``timeout`` seconds, or
+      fails at once (``block=False``); when it gives up it raises
+      :class:`QueueFullError` and the message is not sent.
+    * **Multi-producer**: any number of publishers (threads or processes) may
+      put on the same queues.
+    * **Multi-consumer**: point-to-point. Each topic has one queue and every
+      message is taken by exactly one reader of that queue; normally one
+      :class:`~proxyflow.shims.queue.QueueSubscriber` reads it.
+    * **Loss**: none; messages wait in the queue until they are read.
+    * **close()**: marks the publisher closed (later sends raise
+      :class:`PublisherClosedError`); the queues belong to the caller and are
+      neither closed nor drained. Calling it twice is fine.
+
+    The mapping is used as given, not copied: topics added to a mutable mapping
+    later are seen by the next ``send_message``. Messages are put as
+    :class:`bytes` (a ``bytearray`` or ``memoryview`` is copied once) because a
+    :mod:`multiprocessing` queue pickles what it carries.
+
+    Args:
+        queues: Topic name to queue. Several topics may share a queue.
+        block: Whether ``send_message`` waits for room in a full queue.
+        timeout: Seconds to wait for room when ``block`` is true (``None``: forever).
+
+    Raises:
+        ValueError: if ``timeout`` is negative.
+
+    Example:
+        ```python
+        import queue
+        from proxyflow.shims.queue import QueuePublisher, QueueSubscriber
+
+        q: queue.Queue[bytes] = queue.Queue()
+        publisher = QueuePublisher({"events": q})
+        subscriber = QueueSubscriber(q, topics=["events"])
+        publisher.send_message("events", b"hello")
+        assert subscriber.next_message(timeout=1) == b"hello"
+        ```
+    """
+
+    def __init__(
+        self,
+        queues: Mapping[str, QueueLike],
+        *,
+        block: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
+        self._queues = queues
+        self._block = block
+        self._timeout = timeout
+        self._closed = False
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics this publisher currently knows, sorted."""
+        return tuple(sorted(self._queues))
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
+        """Put ``message`` on the queue of ``topic``.
+
+        Args:
+            topic: The topic; it must be a key of the mapping given at construction.
+            message: The message bytes.
+
+        Raises:
+            PublisherClosedError: if the publisher was closed.
+            UnknownTopicError: if ``topic`` has no queue (a ``KeyError``).
+            QueueFullError: if the queue stayed full (a ``TimeoutError``).
+            TypeError: if ``message`` is not bytes-like.
+        """
+        if self._closed:
+            raise PublisherClosedError("send_message() on a closed QueuePublisher")
+        if not isinstance(message, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"message must be bytes, bytearray or memoryview, not {type(message).__name__}"
+            )
+        try:
+            target = self._queues[topic]
+        except KeyError:
+            raise UnknownTopicError(topic, self._queues) from None
+        payload = message if type(message) is bytes else bytes(message)
+        try:
+            target.put(payload, self._block, self._timeout)
+        except queue.Full:
+            how = "at once" if not self._block else f"after {self._timeout}s"
+            raise QueueFullError(f"queue of topic {topic!r} is full ({how})") from None
+
+    def close(self) -> None:
+        """Mark the publisher closed; the queues themselves are left alone."""
+        self._closed = True
+
+    def __enter__(self) -> QueuePublisher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"QueuePublisher(topics={list(self.topics)}, {state})"

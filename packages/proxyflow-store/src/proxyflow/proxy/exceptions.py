@@ -1,0 +1,33 @@
+"""Errors raised by :mod:`proxyflow.proxy`.
+
+Hierarchy::
+
+    Exception
+     └── ProxyError                 base of every proxy error
+          └── ProxyResolveError     the factory failed; ``__cause__`` holds why
+"""
+
+from __future__ import annotations
+
+__all__ = ["ProxyError", "ProxyResolveError"]
+
+
+class ProxyError(Exception):
+    """Base class of the errors raised by :mod:`proxyflow.proxy`."""
+
+
+class ProxyResolveError(ProxyError):
+    """A proxy's factory raised while resolving the target.
+
+    The original exception is chained as ``__cause__``. A failed resolution is
+    not cached: the next use of the proxy calls the factory again.
+
+    Example:
+        >>> from proxyflow.proxy import Proxy, ProxyResolveError
+        >>> p = Proxy(lambda: 1 / 0)
+        >>> try:
+        ...     p + 1
+        ... except ProxyResolveError as exc:
+        ...     type(exc.__cause__).__name__
+        'ZeroDivisionError'
+    """

@@ -1,0 +1,34 @@
+"""The :class:`Factory` protocol: what a :class:`~proxyflow.proxy.Proxy` calls."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+__all__ = ["Factory"]
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Factory(Protocol[T_co]):
+    """A zero-argument callable producing a proxy's target.
+
+    Any callable works (a function, a lambda, a ``functools.partial``). A
+    factory *may* also carry an attribute ``target_type`` (a type or ``None``):
+    when present and not ``None``, an unresolved proxy reports it as its
+    ``__class__``, so ``isinstance`` checks never resolve. Factories of proxies
+    that travel between processes must be picklable and should be small.
+
+    Example:
+        >>> class Answer:
+        ...     target_type = int
+        ...     def __call__(self) -> int:
+        ...         return 42
+        >>> from proxyflow.proxy import Proxy, is_resolved
+        >>> p = Proxy(Answer())
+        >>> isinstance(p, int), is_resolved(p)
+        (True, False)
+    """
+
+    def __call__(self) -> T_co:
+        """Produce the target object."""
+        ...

@@ -12,6 +12,7 @@ ConnectorError
  ├── ConnectorConnectionError       (also ConnectionError)
  ├── StoreDirectoryError            (also OSError)
  ├── InvalidKeyError                (also ValueError)
+ ├── InvalidConfigError             (also ValueError)
  ├── MissingDependencyError         (also ImportError)
  └── UnknownConnectorInstanceError  (also LookupError)
 ```
@@ -22,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "ConnectorConnectionError",
     "ConnectorError",
+    "InvalidConfigError",
     "InvalidKeyError",
     "MissingDependencyError",
     "StoreDirectoryError",
@@ -56,6 +58,15 @@ class InvalidKeyError(ConnectorError, ValueError):
 
     Connectors reject malformed keys (wrong type, path separators, ``..``,
     absolute paths, ...) instead of touching storage they do not own.
+    """
+
+
+class InvalidConfigError(ConnectorError, ValueError):
+    """A config passed to ``from_config`` lacks an option or holds an unknown one.
+
+    ``from_config`` accepts exactly what ``config()`` produces, so a typo or a
+    flag that is deliberately never part of a config (such as
+    ``clear_on_close``) is reported instead of being silently ignored.
     """
 
 

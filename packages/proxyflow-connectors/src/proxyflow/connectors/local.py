@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from proxyflow.connectors._config import check_config
 from proxyflow.connectors._keys import check_key, new_key
 from proxyflow.connectors.exceptions import UnknownConnectorInstanceError
 
@@ -131,12 +132,14 @@ class LocalConnector:
             config: The output of :meth:`config` of a connector of this process.
 
         Raises:
+            InvalidConfigError: ``config`` is not the output of :meth:`config`.
             UnknownConnectorInstanceError: ``config`` comes from another process,
                 or no connector sharing that data is alive any more.
         """
-        instance_id = config.get("instance_id")
-        pid = config.get("pid")
-        if pid is not None and pid != os.getpid():
+        check_config(cls.kind, config, required=("instance_id", "pid"))
+        instance_id = config["instance_id"]
+        pid = config["pid"]
+        if pid != os.getpid():
             raise UnknownConnectorInstanceError(
                 f"LocalConnector {instance_id!r} was created in process {pid}, not in this "
                 f"process ({os.getpid()}): a local connector cannot cross processes; "

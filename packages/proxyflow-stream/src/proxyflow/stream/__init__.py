@@ -1,1 +1,99 @@
-"""Stream objects by reference: producer, consumer, events and broker protocols."""
+"""Stream objects by reference: producer, consumer, events and broker protocols.
+
+A :class:`StreamProducer` puts each object into a :class:`~proxyflow.store.Store`
+and publishes a small msgpack event through a broker :class:`Publisher`; a
+:class:`StreamConsumer` reads the events from a :class:`Subscriber` and yields
+lazy :class:`~proxyflow.proxy.Proxy` objects, so the bulk bytes travel only
+from the store to the process that finally uses them.
+
+Filters return **True to keep** an object (see :mod:`proxyflow.stream.filters`).
+
+Example:
+    ```python
+    import queue
+    from proxyflow.connectors.local import LocalConnector
+    from proxyflow.shims.queue import QueuePublisher, QueueSubscriber
+    from proxyflow.store import Store
+    from proxyflow.stream import StreamConsumer, StreamProducer
+
+    q: queue.Queue[bytes] = queue.Queue()
+    store = Store("example", LocalConnector())
+    with StreamProducer(QueuePublisher({"numbers": q}), default_store=store) as producer:
+        for i in range(3):
+            producer.send("numbers", i * 10)
+        producer.close_topics("numbers")
+    with StreamConsumer(QueueSubscriber(q, topics=["numbers"]), timeout=5) as consumer:
+        assert [proxy + 1 for proxy in consumer] == [1, 11, 21]
+    ```
+"""
+
+from __future__ import annotations
+
+from proxyflow.stream.__about__ import __version__
+from proxyflow.stream.consumer import ConsumerStats, StreamConsumer
+from proxyflow.stream.events import (
+    BatchEvent,
+    EndOfStreamEvent,
+    Event,
+    NewObjectEvent,
+    NewObjectKeyEvent,
+    decode_event,
+    encode_event,
+)
+from proxyflow.stream.exceptions import (
+    ConnectorNotAllowedError,
+    ConsumerClosedError,
+    ConsumerTimeoutError,
+    EventDecodeError,
+    EventEncodeError,
+    ProducerClosedError,
+    StreamError,
+    StreamObjectMissingError,
+    TopicClosedError,
+)
+from proxyflow.stream.filters import (
+    Filter,
+    KeyEquals,
+    MetadataFilter,
+    NullFilter,
+    SamplingFilter,
+    all_of,
+    any_of,
+    negate,
+)
+from proxyflow.stream.producer import StreamProducer
+from proxyflow.stream.protocols import Message, Publisher, Subscriber
+
+__all__ = [
+    "BatchEvent",
+    "ConnectorNotAllowedError",
+    "ConsumerClosedError",
+    "ConsumerStats",
+    "ConsumerTimeoutError",
+    "EndOfStreamEvent",
+    "Event",
+    "EventDecodeError",
+    "EventEncodeError",
+    "Filter",
+    "KeyEquals",
+    "Message",
+    "MetadataFilter",
+    "NewObjectEvent",
+    "NewObjectKeyEvent",
+    "NullFilter",
+    "ProducerClosedError",
+    "Publisher",
+    "SamplingFilter",
+    "StreamConsumer",
+    "StreamError",
+    "StreamObjectMissingError",
+    "StreamProducer",
+    "Subscriber",
+    "TopicClosedError",
+    "__version__",
+    "all_of",
+    "any_of",
+    "decode_event",
+    "encode_event",
+    "negate",
+]

@@ -1,0 +1,427 @@
+"""The producer side of a stream: :class:`StreamProducer`."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from proxyflow.serialize import DEFAULT_SERIALIZER, serialize
+from proxyflow.store import Store
+from proxyflow.stream.events import (
+    MAX_PRODUCER_ID_LEN,
+    BatchEvent,
+    EndOfStreamEvent,
+    NewObjectEvent,
+    NewObjectKeyEvent,
+    ObjectEvent,
+    check_metadata,
+    encode_event,
+    encode_store_config,
+)
+from proxyflow.stream.exceptions import ProducerClosedError, TopicClosedError
+from proxyflow.stream.filters import Filter
+from proxyflow.stream.protocols import Publisher
+
+__all__ = ["StreamProducer"]
+
+INLINE_SERIALIZER = DEFAULT_SERIALIZER
+"""The :mod:`proxyflow.serialize` serializer used for objects sent inline."""
+
+
+@dataclass
+class _Pending:
+    obj: Any
+    metadata: dict[str, Any]
+    evict: bool
+
+
+@dataclass
+class _Topic:
+    """Per-topic state; every field is guarded by ``lock``."""
+
+    store: Store | None
+    config: bytes | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    buffer: list[_Pending] = field(default_factory=list)
+    next_seq: int = 0
+    closed: bool = False
+
+
+def _producer_id(producer_id: str | bytes | None) -> bytes:
+    if producer_id is None:
+        return uuid.uuid4().bytes[:8]
+    raw = producer_id.encode("utf-8") if isinstance(producer_id, str) else bytes(producer_id)
+    if not 0 < len(raw) <= MAX_PRODUCER_ID_LEN:
+        raise ValueError(f"producer_id must be 1 to {MAX_PRODUCER_ID_LEN} bytes, got {len(raw)}")
+    return raw
+
+
+def _merge_metadata(items: list[_Pending]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for item in items:
+        merged.update(item.metadata)
+    return merged
+
+
+class StreamProducer:
+    """Publishes objects on topics: each object goes to a store, a small event to the broker.
+
+    **Where objects go.** ``stores`` maps a topic to the
+    :class:`~proxyflow.store.Store` that holds its objects, or to ``None`` to
+    send that topic's objects *inline*, inside the event. A topic missing from
+    ``stores`` uses ``default_store``; with neither, objects travel inline.
+    Inline is meant for small objects (a few kB): the broker carries the
+    bytes, and consumers get the objects themselves instead of proxies.
+
+    **Filtering.** ``filter_(metadata)`` returns **True to KEEP** the object
+    (the opposite of ProxyStore's filters). A dropped object is never stored
+    nor published and uses no sequence number. See :mod:`proxyflow.stream.filters`.
+
+    **Batching.** With ``batch_size=n`` objects are buffered per topic; every
+    ``n`` objects (or on :meth:`flush_topic`, :meth:`flush`,
+    :meth:`close_topics` and :meth:`close`) the buffer is stored with **one**
+    ``store.put_batch`` and published as **one** message (a
+    :class:`~proxyflow.stream.events.BatchEvent` when it holds more than one
+    object). Consumers still see the objects one by one, in order.
+
+    **Aggregation.** With an ``aggregator``, each flushed buffer becomes a
+    single object ``aggregator([obj, ...])`` sent as one event. Its metadata
+    is the buffered metadata dicts merged in send order (a later value wins
+    for a repeated key), and it is evicted on read only if *every* buffered
+    send asked for ``evict``.
+
+    **Events.** Every event carries this producer's id (:attr:`producer_id`)
+    and a per-topic sequence number: 0, 1, 2... one per object event, plus one
+    for the end-of-stream event. Numbers follow publication order.
+
+    **Threads.** One producer may be shared by threads: each topic has its own
+    lock, held while a batch is stored and published, so sequence numbers on
+    the wire stay in order.
+
+    **Closing.** :meth:`close_topics` flushes the topics then sends their
+    end-of-stream events; consumers stop once every topic they read has
+    ended. :meth:`close` flushes every pending batch (nothing buffered is
+    lost), closes the given topics, then releases the publisher and the
+    stores. Closing a store only releases its connections: it never deletes
+    stored objects, which consumers may still read. Use the producer as a
+    context manager to close it on exit.
+
+    **Errors.** Bad metadata raises
+    :class:`~proxyflow.stream.exceptions.EventEncodeError` before anything is
+    stored. If storing or publishing a batch fails, the error propagates from
+    the call that flushed it, the batch is dropped (a bad object would
+    otherwise fail every later flush) and objects already stored for it are
+    evicted again (best effort), so no unreachable object is left behind.
+    Objects published earlier are untouched.
+
+    Future seams (not implemented): byte back-pressure (block ``send`` while a
+    store with metrics holds too many bytes) and acknowledgements.
+
+    Args:
+        publisher: The broker publisher events are sent through.
+        stores: Topic to store (``None`` value: send inline).
+        default_store: Store for topics missing from ``stores``.
+        aggregator: Turns a list of buffered objects into one object.
+        batch_size: Objects buffered per topic before a flush (``>= 1``).
+        filter_: Metadata predicate; True keeps the object.
+        producer_id: This producer's id on the wire: ``bytes`` as given, a
+            ``str`` as UTF-8 (1 to 64 bytes either way); default a random
+            8-byte id (``uuid4().bytes[:8]``). Producers sending on the same
+            topic need distinct ids for ``producers_per_topic`` to work.
+
+    Raises:
+        ValueError: If ``batch_size < 1`` or ``producer_id`` has a bad length.
+
+    Example:
+        ```python
+        import queue
+        from proxyflow.connectors.local import LocalConnector
+        from proxyflow.shims.queue import QueuePublisher
+        from proxyflow.store import Store
+        from proxyflow.stream import StreamProducer
+
+        q: queue.Queue[bytes] = queue.Queue()
+        store = Store("example", LocalConnector())
+        with StreamProducer(QueuePublisher({"numbers": q}), default_store=store) as producer:
+            for i in range(10):
+                producer.send("numbers", i, metadata={"index": i})
+            producer.close_topics("numbers")
+        ```
+    """
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        stores: Mapping[str, Store | None] | None = None,
+        default_store: Store | None = None,
+        aggregator: Callable[[list[Any]], Any] | None = None,
+        batch_size: int = 1,
+        filter_: Filter | None = None,
+        producer_id: str | bytes | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        self._publisher = publisher
+        self._stores: dict[str, Store | None] = dict(stores or {})
+        self._default_store = default_store
+        self._aggregator = aggregator
+        self._batch_size = batch_size
+        self._filter = filter_
+        self._id = _producer_id(producer_id)
+        # Packed store configs, computed once per store: id(store) -> bytes.
+        # The stores stay referenced by ``_stores``/``_default_store``, so ids are stable.
+        self._configs: dict[int, bytes] = {}
+        self._topics: dict[str, _Topic] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def producer_id(self) -> bytes:
+        """The id this producer writes into every event."""
+        return self._id
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _packed_config(self, store: Store) -> bytes:
+        packed = self._configs.get(id(store))
+        if packed is None:
+            packed = encode_store_config(store.config())
+            self._configs[id(store)] = packed
+        return packed
+
+    def _topic(self, topic: str, *, closing: bool = False) -> _Topic:
+        state = self._topics.get(topic)
+        if state is not None:
+            return state
+        with self._lock:
+            if self._closed and not closing:
+                raise ProducerClosedError("the producer is closed")
+            state = self._topics.get(topic)
+            if state is None:
+                store = self._stores.get(topic, self._default_store)
+                config = None if store is None else self._packed_config(store)
+                state = _Topic(store=store, config=config)
+                self._topics[topic] = state
+            return state
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ProducerClosedError("the producer is closed")
+
+    def send(
+        self,
+        topic: str,
+        obj: Any,
+        *,
+        evict: bool = True,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Send one object on ``topic`` (buffered when ``batch_size > 1``).
+
+        Args:
+            topic: The topic to publish on.
+            obj: The object; it must be serializable by the topic's store (or
+                by :func:`proxyflow.serialize.serialize` when inline).
+            evict: Whether the object is removed from the store when a consumer
+                reads it (``next_object``) or resolves its proxy. Use ``False``
+                when several consumers must read it. Ignored inline.
+            metadata: A ``str``-keyed dict of msgpack values (numbers, strings,
+                bytes, lists, dicts) carried in the event and given to filters.
+
+        Raises:
+            ProducerClosedError: If the producer is closed.
+            TopicClosedError: If ``topic`` was closed by :meth:`close_topics`.
+            EventEncodeError: If ``metadata`` cannot be encoded (nothing is stored).
+        """
+        self._check_open()
+        state = self._topic(topic)
+        if state.closed:
+            raise TopicClosedError(f"topic {topic!r} was closed by this producer")
+        md = check_metadata(metadata)
+        if self._filter is not None and not self._filter(md):
+            return
+        with state.lock:
+            if self._closed:
+                raise ProducerClosedError("the producer is closed")
+            if state.closed:
+                raise TopicClosedError(f"topic {topic!r} was closed by this producer")
+            state.buffer.append(_Pending(obj, md, evict))
+            if len(state.buffer) >= self._batch_size:
+                self._flush_locked(topic, state)
+
+    def _object_events(self, topic: str, state: _Topic, items: list[_Pending]) -> list[ObjectEvent]:
+        seq = state.next_seq
+        pid = self._id
+        if state.store is None:
+            return [
+                NewObjectEvent(
+                    producer_id=pid,
+                    topic=topic,
+                    seq=seq + i,
+                    serializer=INLINE_SERIALIZER,
+                    payload=bytes(serialize(item.obj)),
+                    metadata=item.metadata,
+                )
+                for i, item in enumerate(items)
+            ]
+        assert state.config is not None
+        objs = [item.obj for item in items]
+        keys = [state.store.put(objs[0])] if self._batch_size == 1 else state.store.put_batch(objs)
+        return [
+            NewObjectKeyEvent(
+                producer_id=pid,
+                topic=topic,
+                seq=seq + i,
+                store_config=state.config,
+                key=key,
+                evict=item.evict,
+                metadata=item.metadata,
+            )
+            for i, (key, item) in enumerate(zip(keys, items, strict=True))
+        ]
+
+    def _flush_locked(self, topic: str, state: _Topic) -> None:
+        """Store and publish the topic's buffer; ``state.lock`` must be held."""
+        buffer = state.buffer
+        if not buffer:
+            return
+        # Take the buffer first: a batch that fails (an unserializable object, a
+        # broker error) is reported once and not retried by every later flush.
+        state.buffer = []
+        if self._aggregator is not None:
+            items = [
+                _Pending(
+                    self._aggregator([item.obj for item in buffer]),
+                    _merge_metadata(buffer),
+                    all(item.evict for item in buffer),
+                )
+            ]
+        else:
+            items = buffer
+        events = self._object_events(topic, state, items)
+        try:
+            if len(events) == 1:
+                message = encode_event(events[0])
+            else:
+                message = encode_event(BatchEvent(self._id, topic, tuple(events)))
+            self._publisher.send_message(topic, message)
+        except BaseException:
+            if state.store is not None:
+                for event in events:
+                    if isinstance(event, NewObjectKeyEvent):
+                        with contextlib.suppress(Exception):
+                            state.store.evict(event.key)
+            raise
+        state.next_seq += len(events)
+
+    def flush_topic(self, topic: str) -> None:
+        """Store and publish whatever is buffered for ``topic``.
+
+        An empty buffer (or a closed or never-used topic) stores and sends nothing.
+
+        Raises:
+            ProducerClosedError: If the producer is closed.
+        """
+        self._check_open()
+        state = self._topics.get(topic)
+        if state is None:
+            return
+        with state.lock:
+            self._flush_locked(topic, state)
+
+    def flush(self) -> None:
+        """Flush every topic's buffer (see :meth:`flush_topic`).
+
+        Raises:
+            ProducerClosedError: If the producer is closed.
+        """
+        self._check_open()
+        self._flush_all()
+
+    def _flush_all(self) -> None:
+        for topic, state in list(self._topics.items()):
+            with state.lock:
+                self._flush_locked(topic, state)
+
+    def close_topics(self, *topics: str) -> None:
+        """Flush then end each topic: send its end-of-stream event.
+
+        Consumers count a topic as ended once they received end-of-stream
+        from as many distinct producers as they were told to expect. Closing
+        a topic twice sends one end-of-stream only; a later :meth:`send` on
+        it raises :class:`~proxyflow.stream.exceptions.TopicClosedError`.
+
+        Args:
+            *topics: The topics to close.
+
+        Raises:
+            ProducerClosedError: If the producer is closed.
+        """
+        self._check_open()
+        self._close_topics(topics)
+
+    def _close_topics(self, topics: Iterable[str]) -> None:
+        for topic in topics:
+            state = self._topic(topic, closing=True)
+            with state.lock:
+                if state.closed:
+                    continue
+                self._flush_locked(topic, state)
+                eos = EndOfStreamEvent(producer_id=self._id, topic=topic, seq=state.next_seq)
+                self._publisher.send_message(topic, encode_event(eos))
+                state.next_seq += 1
+                state.closed = True
+
+    def close(
+        self, *, topics: Iterable[str] = (), publisher: bool = True, stores: bool = True
+    ) -> None:
+        """Flush everything, close ``topics``, then release the publisher and stores.
+
+        Every pending partial batch of every topic is stored and published
+        first, so nothing buffered is lost. Closing stores releases their
+        resources only and never deletes stored objects. Calling ``close``
+        again does nothing; any other call after it raises
+        :class:`~proxyflow.stream.exceptions.ProducerClosedError`.
+
+        Args:
+            topics: Topics to end (send end-of-stream) before closing.
+            publisher: Whether to close the publisher.
+            stores: Whether to close the stores given to this producer.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._flush_all()
+            self._close_topics(topics)
+        finally:
+            if publisher:
+                self._publisher.close()
+            if stores:
+                unique = {id(s): s for s in (*self._stores.values(), self._default_store) if s}
+                for store in unique.values():
+                    store.close()
+
+    def __enter__(self) -> StreamProducer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"StreamProducer(producer_id={self._id.hex()!r}, closed={self._closed})"

@@ -278,14 +278,21 @@ class RedisConnector:
             self._client.execute_command("DEL", name)
 
     def config(self) -> dict[str, Any]:
-        """Return the URL without password, prefix, timeouts and ``password_env``."""
-        return {
-            "url": self._url,
-            "prefix": self._prefix,
-            "socket_timeout": self._socket_timeout,
-            "connect_timeout": self._connect_timeout,
-            "password_env": self._password_env,
-        }
+        """Return the URL without password, and the options that differ from their defaults.
+
+        Defaults are left out so that the config, which travels in every stream
+        event, stays small.
+        """
+        config: dict[str, Any] = {"url": self._url}
+        for name, value in (
+            ("prefix", self._prefix),
+            ("socket_timeout", self._socket_timeout),
+            ("connect_timeout", self._connect_timeout),
+            ("password_env", self._password_env),
+        ):
+            if value != _CONFIG_DEFAULTS[name]:
+                config[name] = value
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RedisConnector:
@@ -305,6 +312,15 @@ class RedisConnector:
     def close(self) -> None:
         """Close the pool's connections; data stays in Redis. Calling it twice is allowed."""
         self._pool.disconnect()
+
+
+_CONFIG_DEFAULTS: dict[str, Any] = {
+    "prefix": "proxyflow:",
+    "socket_timeout": 5.0,
+    "connect_timeout": 5.0,
+    "password_env": None,
+}
+"""Constructor defaults that :meth:`RedisConnector.config` leaves out."""
 
 
 def _parser_class(choice: str) -> type[Any] | None:

@@ -16,7 +16,10 @@ class Factory(Protocol[T_co]):
     factory *may* also carry an attribute ``target_type`` (a type or ``None``):
     when present and not ``None``, an unresolved proxy reports it as its
     ``__class__``, so ``isinstance`` checks never resolve. Factories of proxies
-    that travel between processes must be picklable and should be small.
+    that travel between processes must be picklable and should be small; a
+    factory class may also define ``__proxy_reduce__(self)`` returning a
+    ``__reduce__`` tuple that rebuilds ``Proxy(self)`` in one step (store
+    factories use it to keep proxy pickles under 200 bytes).
 
     Example:
         >>> class Answer:

@@ -1,1 +1,50 @@
-"""Lazy transparent proxies, serialization and the Store that backs them."""
+"""Tagged serialization with zero-copy out-of-band buffers, and named serializers.
+
+* :func:`serialize` / :func:`deserialize`: the default format (see
+  :mod:`proxyflow.serialize.format` for the byte layout). Binary data passes
+  through untouched, text is UTF-8, everything else is pickle protocol 5 with
+  its large buffers laid after the stream (one copy on write, none on read).
+* :func:`register_serializer` / :func:`get_serializer` /
+  :func:`serializer_name`: a process-wide table of named formats that stores
+  record by name in their configs.
+
+Example:
+    >>> from proxyflow.serialize import deserialize, serialize
+    >>> deserialize(serialize("héllo"))
+    'héllo'
+"""
+
+from __future__ import annotations
+
+from proxyflow.serialize.exceptions import (
+    SerializationError,
+    SerializerExistsError,
+    UnknownSerializerError,
+)
+from proxyflow.serialize.format import deserialize, serialize
+from proxyflow.serialize.registry import (
+    CUSTOM_SERIALIZER,
+    DEFAULT_SERIALIZER,
+    BytesLike,
+    Deserializer,
+    Serializer,
+    get_serializer,
+    register_serializer,
+    serializer_name,
+)
+
+__all__ = [
+    "CUSTOM_SERIALIZER",
+    "DEFAULT_SERIALIZER",
+    "BytesLike",
+    "Deserializer",
+    "SerializationError",
+    "Serializer",
+    "SerializerExistsError",
+    "UnknownSerializerError",
+    "deserialize",
+    "get_serializer",
+    "register_serializer",
+    "serialize",
+    "serializer_name",
+]

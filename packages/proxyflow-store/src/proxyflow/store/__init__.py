@@ -1,1 +1,75 @@
-"""Lazy transparent proxies, serialization and the Store that backs them."""
+"""The :class:`Store`, its config, registries and the :class:`Connector` protocol.
+
+Example:
+    >>> from proxyflow.connectors.local import LocalConnector  # doctest: +SKIP
+    >>> from proxyflow.store import Store, register_store
+    >>> store = Store("demo", LocalConnector(), metrics=True)  # doctest: +SKIP
+    >>> register_store(store)  # doctest: +SKIP
+    >>> p = store.proxy({"x": 1})  # doctest: +SKIP
+    >>> p["x"]  # doctest: +SKIP
+    1
+"""
+
+from __future__ import annotations
+
+from proxyflow.store.__about__ import __version__
+from proxyflow.store.cache import LRUCache
+from proxyflow.store.config import StoreConfig
+from proxyflow.store.connector_registry import (
+    ENTRY_POINT_GROUP,
+    INSTALL_HINTS,
+    available_connector_kinds,
+    connector_class,
+    connector_from_config,
+    register_connector_class,
+)
+from proxyflow.store.exceptions import (
+    ObjectMissingError,
+    StoreClosedError,
+    StoreConfigError,
+    StoreError,
+    StoreExistsError,
+    UnknownConnectorError,
+)
+from proxyflow.store.factory import StoreFactory
+from proxyflow.store.factory import _sf as _sf
+from proxyflow.store.factory import _sp as _sp
+from proxyflow.store.metrics import OPERATIONS, StoreMetrics
+from proxyflow.store.protocols import BytesLike, Connector, CountingConnector, Key
+from proxyflow.store.registry import (
+    get_or_create_store,
+    get_store,
+    register_store,
+    unregister_store,
+)
+from proxyflow.store.store import Store
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "INSTALL_HINTS",
+    "OPERATIONS",
+    "BytesLike",
+    "Connector",
+    "CountingConnector",
+    "Key",
+    "LRUCache",
+    "ObjectMissingError",
+    "Store",
+    "StoreClosedError",
+    "StoreConfig",
+    "StoreConfigError",
+    "StoreError",
+    "StoreExistsError",
+    "StoreFactory",
+    "StoreMetrics",
+    "UnknownConnectorError",
+    "__version__",
+    "available_connector_kinds",
+    "connector_class",
+    "connector_from_config",
+    "get_or_create_store",
+    "get_store",
+    "register_connector_class",
+    "register_store",
+    "unregister_store",
+]

@@ -1,0 +1,216 @@
+"""The default tagged serialization format (registered as ``"default"``).
+
+Every payload that is not raw binary starts with a one-byte *tag*. The tags are
+``0xF8``-``0xFB``: byte values that never start valid UTF-8 and rarely start
+binary formats, so raw binary payloads can almost always travel untagged.
+
+======  ===========  ==========================================================
+tag     name         body (after the tag byte)
+======  ===========  ==========================================================
+(none)  raw          any payload whose first byte is not ``0xF8``-``0xFB`` (or
+                     an empty payload) is raw binary data: the whole payload.
+0xF8    escaped raw  raw binary data that happens to start with a tag byte.
+0xF9    str          UTF-8 text.
+0xFA    pickle 5     header, pickle stream, out-of-band buffers (below).
+0xFB    (reserved)   rejected as an unknown tag.
+======  ===========  ==========================================================
+
+Pickle 5 layout (all integers little-endian)::
+
+    offset        size       field
+    0             1          tag 0xFA
+    1             4          n: number of out-of-band buffers (uint32)
+    5             8          p: length of the pickle stream (uint64)
+    13            8 * n      length of each buffer (uint64)
+    13 + 8n       p          pickle stream (protocol 5)
+    ...           ...        buffer i, starting at the next multiple of 64
+                             bytes from the start of the payload (zero padding)
+
+Copies:
+
+* ``bytes``/``bytearray``/``memoryview`` are returned **as is** (no copy; a
+  memoryview that is not flat unsigned bytes is returned as a flat
+  ``cast("B")`` view of the same memory). Only a payload whose first byte is a
+  tag byte is escaped, at the cost of one copy.
+* ``str`` is encoded to UTF-8 and prefixed with its tag.
+* Anything else is pickled with protocol 5 and a ``buffer_callback``: large
+  contiguous buffers (numpy arrays, ``pickle.PickleBuffer``) are laid out after
+  the stream in **one** preallocated ``bytearray``, so each is copied exactly
+  once. Deserializing passes memoryview slices of the input as ``buffers=``,
+  so the rebuilt objects share memory with the input (zero copies). An array
+  rebuilt from an immutable input (``bytes``) is therefore read-only.
+
+Binary payloads come back in the buffer type the connector returns (for
+example ``bytes`` from Redis even if a ``bytearray`` was stored).
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from typing import Any
+
+from proxyflow.serialize.exceptions import SerializationError
+
+__all__ = ["TAG_ESCAPED", "TAG_PICKLE5", "TAG_STR", "deserialize", "serialize"]
+
+TAG_ESCAPED = 0xF8
+"""Tag of raw binary data whose first byte collides with a tag byte."""
+TAG_STR = 0xF9
+"""Tag of UTF-8 text."""
+TAG_PICKLE5 = 0xFA
+"""Tag of a pickle protocol 5 stream followed by its out-of-band buffers."""
+_TAG_FIRST, _TAG_LAST = 0xF8, 0xFB
+_KNOWN = {TAG_ESCAPED, TAG_STR, TAG_PICKLE5}
+_HEAD = struct.Struct("<IQ")
+_HEAD_END = 1 + _HEAD.size
+_ALIGN = 64
+
+
+def _align(offset: int) -> int:
+    return (offset + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+def _flat(data: Any) -> memoryview:
+    """Return a flat unsigned-byte view of ``data`` (no copy)."""
+    view = memoryview(data)
+    if view.ndim != 1 or view.format != "B":
+        view = view.cast("B")
+    return view
+
+
+def _serialize_raw(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+    if isinstance(data, memoryview):
+        if not data.contiguous:
+            data = data.tobytes()  # a strided view has no single buffer to hand on
+        elif data.ndim != 1 or data.format != "B":
+            data = data.cast("B")
+    if len(data) == 0 or not _TAG_FIRST <= data[0] <= _TAG_LAST:
+        return data
+    return b"".join((bytes((TAG_ESCAPED,)), data))
+
+
+def _serialize_pickle(obj: Any) -> bytearray:
+    raws: list[memoryview] = []
+
+    def keep(buffer: pickle.PickleBuffer) -> bool:
+        try:
+            raws.append(buffer.raw())
+        except BufferError:
+            return True  # not contiguous: let pickle write it in-band
+        return False
+
+    try:
+        stream = pickle.dumps(obj, protocol=5, buffer_callback=keep)
+    except Exception as exc:
+        raise SerializationError(
+            f"cannot serialize object of type {type(obj).__qualname__}: {exc}"
+        ) from exc
+    table = _HEAD_END + 8 * len(raws)
+    offset = table + len(stream)
+    offsets = []
+    for raw in raws:
+        offset = _align(offset)
+        offsets.append(offset)
+        offset += raw.nbytes
+    out = bytearray(offset)
+    out[0] = TAG_PICKLE5
+    _HEAD.pack_into(out, 1, len(raws), len(stream))
+    struct.pack_into(f"<{len(raws)}Q", out, _HEAD_END, *(raw.nbytes for raw in raws))
+    with memoryview(out) as view:
+        view[table : table + len(stream)] = stream
+        for raw, start in zip(raws, offsets, strict=True):
+            view[start : start + raw.nbytes] = raw
+            raw.release()
+    return out
+
+
+def serialize(obj: Any) -> bytes | bytearray | memoryview:
+    """Serialize ``obj`` into the tagged format described in this module.
+
+    Args:
+        obj: Any picklable object. ``bytes``, ``bytearray`` and ``memoryview``
+            pass through without a copy; ``str`` is stored as UTF-8.
+
+    Returns:
+        A bytes-like payload (``obj`` itself for raw binary data).
+
+    Raises:
+        SerializationError: If ``obj`` cannot be pickled (a lambda, a lock...).
+
+    Example:
+        >>> from proxyflow.serialize import deserialize, serialize
+        >>> data = b"abc"
+        >>> serialize(data) is data
+        True
+        >>> deserialize(serialize({"a": [1, 2]}))
+        {'a': [1, 2]}
+    """
+    kind = type(obj)
+    if kind is bytes or kind is bytearray or kind is memoryview:
+        return _serialize_raw(obj)
+    if kind is str:
+        return b"".join((bytes((TAG_STR,)), obj.encode("utf-8")))
+    return _serialize_pickle(obj)
+
+
+def _deserialize_pickle(view: memoryview) -> Any:
+    total = len(view)
+    try:
+        count, length = _HEAD.unpack_from(view, 1)
+        if total < _HEAD_END + 8 * count:
+            raise ValueError("buffer table runs past the end of the data")
+        sizes = struct.unpack_from(f"<{count}Q", view, _HEAD_END)
+    except (struct.error, ValueError) as exc:
+        raise SerializationError(f"truncated or corrupt pickle header: {exc}") from exc
+    start = _HEAD_END + 8 * count
+    end = start + length
+    buffers = []
+    for size in sizes:
+        offset = _align(end)
+        end = offset + size
+        buffers.append(view[offset:end])
+    if end != total:
+        raise SerializationError(
+            f"corrupt pickle payload: layout needs {end} bytes but {total} were given"
+        )
+    try:
+        return pickle.loads(view[start : start + length], buffers=buffers)
+    except Exception as exc:
+        raise SerializationError(f"cannot unpickle payload: {type(exc).__name__}: {exc}") from exc
+
+
+def deserialize(data: bytes | bytearray | memoryview) -> Any:
+    """Rebuild the object that :func:`serialize` turned into ``data``.
+
+    Args:
+        data: A payload produced by :func:`serialize`. For pickled objects the
+            result may share memory with ``data`` (out-of-band buffers are not
+            copied), so do not modify ``data`` afterwards.
+
+    Returns:
+        The object. Raw binary payloads are returned as given.
+
+    Raises:
+        SerializationError: If ``data`` is not bytes-like, is truncated or
+            corrupt, or starts with an unknown tag.
+    """
+    try:
+        view = _flat(data)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"expected a contiguous bytes-like object, got {type(data).__name__}"
+        ) from exc
+    if len(view) == 0 or not _TAG_FIRST <= view[0] <= _TAG_LAST:
+        return data
+    tag = view[0]
+    if tag == TAG_ESCAPED:
+        return data[1:]
+    if tag == TAG_STR:
+        try:
+            return str(view[1:], "utf-8")
+        except UnicodeDecodeError as exc:
+            raise SerializationError(f"corrupt text payload: {exc}") from exc
+    if tag == TAG_PICKLE5:
+        return _deserialize_pickle(view)
+    raise SerializationError(f"unknown serialization tag 0x{tag:02X}")

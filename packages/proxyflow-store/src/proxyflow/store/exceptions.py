@@ -1,0 +1,90 @@
+"""Errors raised by :mod:`proxyflow.store`.
+
+Hierarchy::
+
+    Exception
+     └── StoreError                    base of every store error
+          ├── StoreClosedError         the store was closed (also RuntimeError)
+          ├── ObjectMissingError       no object under a key (also KeyError)
+          ├── StoreExistsError         a store name is taken by another instance
+          └── StoreConfigError         an invalid store config (also ValueError)
+               └── UnknownConnectorError   no connector of that kind is installed
+                                           (also LookupError)
+
+Serialization problems raise :class:`proxyflow.serialize.SerializationError`
+and proxy resolution problems :class:`proxyflow.proxy.ProxyResolveError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ObjectMissingError",
+    "StoreClosedError",
+    "StoreConfigError",
+    "StoreError",
+    "StoreExistsError",
+    "UnknownConnectorError",
+]
+
+
+class StoreError(Exception):
+    """Base class of the errors raised by :mod:`proxyflow.store`."""
+
+
+class StoreClosedError(StoreError, RuntimeError):
+    """An operation was attempted on a closed :class:`~proxyflow.store.Store`."""
+
+
+class ObjectMissingError(StoreError, KeyError):
+    """No object is stored under a key (it was never stored or was evicted).
+
+    Raised when a store-backed proxy resolves; its proxy wraps it in
+    :class:`~proxyflow.proxy.ProxyResolveError`.
+
+    Args:
+        key: The missing key.
+        store_name: The name of the store that was asked.
+
+    Attributes:
+        key: The missing key.
+        store_name: The name of the store that was asked.
+    """
+
+    def __init__(self, key: Any, store_name: str) -> None:
+        super().__init__(key, store_name)
+        self.key = key
+        self.store_name = store_name
+
+    def __str__(self) -> str:
+        return f"no object under key {self.key!r} in store {self.store_name!r}"
+
+
+class StoreExistsError(StoreError):
+    """Another store instance is already registered under that name."""
+
+
+class StoreConfigError(StoreError, ValueError):
+    """A store configuration is invalid (unknown, missing or ill-typed fields)."""
+
+
+class UnknownConnectorError(StoreConfigError, LookupError):
+    """No connector class is installed for a connector kind.
+
+    The message names the distribution to install.
+
+    Args:
+        kind: The connector kind that was asked for.
+        message: The full explanation, including the install hint.
+
+    Attributes:
+        kind: The connector kind that was asked for.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+import pickle
+import struct
+import threading
+import tracemalloc
+from typing import Any
+
+import pytest
+
+from proxyflow.serialize import (
+    CUSTOM_SERIALIZER,
+    DEFAULT_SERIALIZER,
+    SerializationError,
+    SerializerExistsError,
+    UnknownSerializerError,
+    deserialize,
+    get_serializer,
+    register_serializer,
+    serialize,
+    serializer_name,
+)
+from proxyflow.serialize.format import TAG_ESCAPED, TAG_PICKLE5, TAG_STR
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        b"plain bytes",
+        b"",
+        bytes([TAG_ESCAPED]) + b"starts with a tag",
+        bytes([TAG_PICKLE5, 0, 0]),
+        "text",
+        "",
+        "ünïcödé ✓",
+        {"a": [1, 2.5, None], "b": ("t", frozenset({1}))},
+        [1, 2, 3],
+        None,
+        12345678901234567890,
+        3.5,
+        bytearray(b"mutable"),
+    ],
+    ids=repr,
+)
+def test_round_trip(obj: Any) -> None:
+    assert deserialize(serialize(obj)) == obj
+
+
+def test_bytes_pass_through_without_copy() -> None:
+    data = b"x" * 1000
+    assert serialize(data) is data
+    assert deserialize(data) is data
+
+
+def test_bytearray_and_memoryview_pass_through_without_copy() -> None:
+    buf = bytearray(b"abc")
+    assert serialize(buf) is buf
+    view = memoryview(b"abc")
+    assert serialize(view) is view
+    assert bytes(deserialize(serialize(view))) == b"abc"
+
+
+def test_multidimensional_memoryview_is_flattened_not_copied() -> None:
+    np = pytest.importorskip("numpy")
+    arr = np.arange(12, dtype=np.int32).reshape(3, 4)
+    out = serialize(memoryview(arr))
+    assert isinstance(out, memoryview)
+    assert out.ndim == 1
+    assert out.format == "B"
+    assert out.nbytes == arr.nbytes
+    assert np.shares_memory(np.frombuffer(out, dtype=np.uint8), arr)
+
+
+def test_payload_starting_with_a_tag_byte_is_escaped() -> None:
+    data = bytes([TAG_STR]) + b"not text"
+    out = serialize(data)
+    assert out[0] == TAG_ESCAPED
+    assert deserialize(out) == data
+
+
+def test_str_is_utf8_with_tag() -> None:
+    out = serialize("é")
+    assert bytes(out) == bytes([TAG_STR]) + "é".encode()
+
+
+class TaggedStr(str):
+    pass
+
+
+def test_subclasses_keep_their_type() -> None:
+    out = deserialize(serialize(TaggedStr("x")))
+    assert type(out) is TaggedStr
+    assert out == "x"
+
+
+def test_numpy_round_trip_is_out_of_band_and_zero_copy() -> None:
+    np = pytest.importorskip("numpy")
+    arr = np.arange(1_000_000, dtype=np.float64)
+    data = serialize({"array": arr, "label": "x"})
+    assert isinstance(data, bytearray)
+    assert data[0] == TAG_PICKLE5
+    (count,) = struct.unpack_from("<I", data, 1)
+    assert count == 1
+    out = deserialize(data)
+    assert out["label"] == "x"
+    np.testing.assert_array_equal(out["array"], arr)
+    # the rebuilt array is backed by the payload itself
+    assert np.shares_memory(out["array"], np.frombuffer(data, dtype=np.uint8))
+    assert out["array"].flags.writeable  # bytearray input -> writeable view
+
+
+def test_numpy_from_immutable_bytes_is_read_only_view() -> None:
+    np = pytest.importorskip("numpy")
+    arr = np.arange(1000, dtype=np.int64)
+    data = bytes(serialize(arr))
+    out = deserialize(data)
+    np.testing.assert_array_equal(out, arr)
+    assert not out.flags.writeable
+    assert np.shares_memory(out, np.frombuffer(data, dtype=np.uint8))
+
+
+def test_out_of_band_buffers_are_aligned() -> None:
+    np = pytest.importorskip("numpy")
+    data = serialize([np.ones(10), np.ones(3, dtype=np.int8), np.ones(5)])
+    out = deserialize(data)
+    base = np.frombuffer(data, dtype=np.uint8).ctypes.data
+    for arr in out:
+        assert (arr.ctypes.data - base) % 64 == 0
+
+
+def test_non_contiguous_array_still_round_trips() -> None:
+    np = pytest.importorskip("numpy")
+    arr = np.arange(100).reshape(10, 10)[:, ::3]
+    np.testing.assert_array_equal(deserialize(serialize(arr)), arr)
+
+
+def test_pickle_buffer_out_of_band() -> None:
+    payload = bytearray(b"z" * 4096)
+    data = serialize(pickle.PickleBuffer(payload))
+    assert len(data) < 4096 + 200
+    out = deserialize(data)
+    assert bytes(out) == bytes(payload)
+
+
+def test_serialize_copies_a_large_array_exactly_once() -> None:
+    np = pytest.importorskip("numpy")
+    arr = np.zeros(20 * 1024 * 1024, dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        data = serialize(arr)
+        ser_peak = tracemalloc.get_traced_memory()[1] - before
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = deserialize(data)
+        de_peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert arr.nbytes <= ser_peak < arr.nbytes * 1.05
+    assert de_peak < 64 * 1024
+    assert out.nbytes == arr.nbytes
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("obj", [lambda: 1, threading.Lock(), (x for x in [1])], ids=repr)
+def test_unserializable_objects_raise_serialization_error(obj: Any) -> None:
+    with pytest.raises(SerializationError) as info:
+        serialize(obj)
+    assert info.value.__cause__ is not None
+
+
+def _pickled() -> bytearray:
+    out = serialize({"a": list(range(50))})
+    assert isinstance(out, bytearray)
+    return out
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes([TAG_PICKLE5]),
+        bytes([TAG_PICKLE5, 1, 2, 3]),
+        bytes(_pickled()[:-5]),
+        bytes(_pickled()) + b"extra",
+        bytes([TAG_PICKLE5]) + struct.pack("<IQ", 0, 4) + b"\x00\x01\x02\x03",
+        bytes([TAG_PICKLE5]) + struct.pack("<IQ", 1_000_000, 0),
+        bytes([TAG_PICKLE5]) + struct.pack("<IQ", 1, 0) + struct.pack("<Q", 2**40),
+        bytes([TAG_STR]) + b"\xff\xfe",
+        bytes([0xFB]) + b"future format",
+    ],
+    ids=[
+        "tag-only",
+        "short-header",
+        "truncated",
+        "trailing-garbage",
+        "garbage-pickle",
+        "huge-buffer-count",
+        "huge-buffer",
+        "bad-utf8",
+        "unknown-tag",
+    ],
+)
+def test_corrupt_truncated_or_unknown_data_raises_serialization_error(data: bytes) -> None:
+    with pytest.raises(SerializationError):
+        deserialize(data)
+
+
+def test_corrupt_pickle_body_is_wrapped() -> None:
+    data = _pickled()
+    data[20:30] = b"\xff" * 10
+    with pytest.raises(SerializationError) as info:
+        deserialize(data)
+    assert info.value.__cause__ is not None
+
+
+def test_unknown_tag_message() -> None:
+    with pytest.raises(SerializationError, match="unknown serialization tag 0xFB"):
+        deserialize(b"\xfb")
+
+
+def test_non_bytes_input_raises_serialization_error() -> None:
+    with pytest.raises(SerializationError):
+        deserialize(12)  # type: ignore[arg-type]
+
+
+# -- registry ------------------------------------------------------------------------------------
+
+
+def _dumps(obj: Any) -> bytes:
+    return repr(obj).encode()
+
+
+def _loads(data: Any) -> Any:
+    return bytes(data).decode()
+
+
+def test_default_serializer_is_registered() -> None:
+    assert get_serializer(DEFAULT_SERIALIZER) == (serialize, deserialize)
+    assert serializer_name(serialize) == DEFAULT_SERIALIZER
+
+
+def test_register_get_and_reverse_lookup() -> None:
+    register_serializer("test-repr", _dumps, _loads)
+    register_serializer("test-repr", _dumps, _loads)  # same pair again: fine
+    assert get_serializer("test-repr") == (_dumps, _loads)
+    assert serializer_name(_dumps) == "test-repr"
+    assert serializer_name(lambda o: b"") is None
+
+
+def test_register_conflict_and_overwrite() -> None:
+    register_serializer("test-conflict", _dumps, _loads)
+    with pytest.raises(SerializerExistsError):
+        register_serializer("test-conflict", _dumps, lambda d: d)
+    register_serializer("test-conflict", _dumps, str, overwrite=True)
+    assert get_serializer("test-conflict")[1] is str
+
+
+@pytest.mark.parametrize("name", [DEFAULT_SERIALIZER, CUSTOM_SERIALIZER])
+def test_reserved_names(name: str) -> None:
+    with pytest.raises(SerializerExistsError):
+        register_serializer(name, _dumps, _loads, overwrite=True)
+
+
+def test_unknown_serializer() -> None:
+    with pytest.raises(UnknownSerializerError) as info:
+        get_serializer("no-such-serializer")
+    assert isinstance(info.value, SerializationError)
+    assert isinstance(info.value, LookupError)
+
+
+def test_register_validates_arguments() -> None:
+    with pytest.raises(TypeError):
+        register_serializer("", _dumps, _loads)
+    with pytest.raises(TypeError):
+        register_serializer("x", 1, _loads)  # type: ignore[arg-type]

@@ -3,3 +3,9 @@
 Third-party connectors and shims reuse these suites: subclass the contract class,
 supply one fixture, and get the whole behavioural suite.
 """
+
+from proxyflow.testing.connector_contract import ConnectorContract as ConnectorContract
+from proxyflow.testing.pubsub_contract import (
+    PublisherSubscriberContract as PublisherSubscriberContract,
+)
+from proxyflow.testing.pubsub_contract import PubSub as PubSub

@@ -1,1 +1,58 @@
-"""proxyflow broker shim for Redis pub/sub and Redis list queues."""
+"""proxyflow broker shim for Redis: pub/sub channels and list-based work queues.
+
+Two pairs satisfy the ``Publisher``/``Subscriber`` protocols of
+``proxyflow.stream`` structurally (nothing of proxyflow is imported):
+
+* :class:`RedisPublisher` / :class:`RedisSubscriber`: ``PUBLISH``/``SUBSCRIBE``,
+  fan-out, messages dropped when nobody listens;
+* :class:`RedisQueuePublisher` / :class:`RedisQueueSubscriber`: ``RPUSH``/``BLPOP``
+  on one list per topic, each message to exactly one consumer, kept until read.
+
+Connections speak RESP2 on purpose (redis-py 8 defaults to RESP3, whose pub/sub
+path is slower for large messages; see :mod:`proxyflow.shims.redis.connection`).
+
+Example:
+    ```python
+    from proxyflow.shims.redis import RedisPublisher, RedisSubscriber
+
+    subscriber = RedisSubscriber("redis://localhost:6379/0", ["events"])
+    publisher = RedisPublisher("redis://localhost:6379/0")
+    publisher.send_message("events", b"hello")
+    assert subscriber.next_message(timeout=1.0) == b"hello"
+    ```
+"""
+
+from __future__ import annotations
+
+from proxyflow.shims.redis.__about__ import __version__
+from proxyflow.shims.redis.connection import redact_url
+from proxyflow.shims.redis.exceptions import (
+    BrokerConnectionError,
+    InvalidBrokerURLError,
+    PublisherClosedError,
+    RedisShimError,
+    SubscriberClosedError,
+    SubscriberTimeoutError,
+)
+from proxyflow.shims.redis.pubsub import RedisPublisher, RedisSubscriber
+from proxyflow.shims.redis.queue import (
+    DEFAULT_QUEUE_PREFIX,
+    RedisQueuePublisher,
+    RedisQueueSubscriber,
+)
+
+__all__ = [
+    "DEFAULT_QUEUE_PREFIX",
+    "BrokerConnectionError",
+    "InvalidBrokerURLError",
+    "PublisherClosedError",
+    "RedisPublisher",
+    "RedisQueuePublisher",
+    "RedisQueueSubscriber",
+    "RedisShimError",
+    "RedisSubscriber",
+    "SubscriberClosedError",
+    "SubscriberTimeoutError",
+    "__version__",
+    "redact_url",
+]

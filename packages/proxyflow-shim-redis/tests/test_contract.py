@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from proxyflow.shims.redis import (
+    RedisPublisher,
+    RedisQueuePublisher,
+    RedisQueueSubscriber,
+    RedisSubscriber,
+)
+from proxyflow.testing import PublisherSubscriberContract, PubSub
+
+
+class TestRedisPubSubContract(PublisherSubscriberContract):
+    # Channels are server-wide, but pub/sub keeps nothing for absent subscribers
+    # and every fixture closes its subscribers, so tests cannot see each other.
+    delivery = "fan-out"
+
+    @pytest.fixture
+    def pubsub(self, redis_url: str) -> Iterator[PubSub]:
+        subscribers: list[RedisSubscriber] = []
+        publisher = RedisPublisher(redis_url)
+
+        def subscribe(topics: Sequence[str]) -> RedisSubscriber:
+            subscriber = RedisSubscriber(redis_url, topics)
+            subscribers.append(subscriber)
+            return subscriber
+
+        yield PubSub(publisher, subscribe)
+        publisher.close()
+        for subscriber in subscribers:
+            subscriber.close()
+
+
+class TestRedisQueueContract(PublisherSubscriberContract):
+    delivery = "work-sharing"
+
+    @pytest.fixture
+    def pubsub(self, redis_url: str, prefix: str) -> Iterator[PubSub]:
+        subscribers: list[RedisQueueSubscriber] = []
+        publisher = RedisQueuePublisher(redis_url, prefix=prefix)
+
+        def subscribe(topics: Sequence[str]) -> RedisQueueSubscriber:
+            subscriber = RedisQueueSubscriber(redis_url, topics, prefix=prefix)
+            subscribers.append(subscriber)
+            return subscriber
+
+        yield PubSub(publisher, subscribe)
+        publisher.close()
+        for subscriber in subscribers:
+            subscriber.close()

@@ -1,0 +1,59 @@
+"""How topics and messages are laid out in ZeroMQ frames.
+
+A message travels as two frames: the topic encoded as UTF-8 followed by one NUL
+byte, then the payload. A subscriber of topic ``t`` subscribes to the prefix
+``t`` + NUL, so ZeroMQ's prefix matching becomes exact matching: ``"a"`` never
+receives ``"ab"``.
+"""
+
+from __future__ import annotations
+
+from proxyflow.shims.zmq.exceptions import InvalidTopicError
+
+__all__ = ["TERMINATOR", "as_payload", "topic_frame", "topic_from_frame"]
+
+TERMINATOR = b"\x00"
+"""Byte ending every topic frame."""
+
+
+def topic_frame(topic: str) -> bytes:
+    """Return the first frame (and subscription prefix) of ``topic``.
+
+    Raises:
+        TypeError: if ``topic`` is not a string.
+        InvalidTopicError: if ``topic`` contains a NUL character.
+    """
+    if not isinstance(topic, str):
+        raise TypeError(f"topic must be a string, not {type(topic).__name__}")
+    if "\x00" in topic:
+        raise InvalidTopicError(f"topic {topic!r} contains a NUL character")
+    return topic.encode() + TERMINATOR
+
+
+def topic_from_frame(frame: bytes) -> str | None:
+    """Return the topic of a subscription prefix or first frame, or ``None`` if foreign."""
+    if not frame.endswith(TERMINATOR):
+        return None
+    try:
+        return frame[:-1].decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def as_payload(message: bytes | bytearray | memoryview) -> bytes | memoryview:
+    """Return ``message`` as ``bytes`` or a flat byte memoryview, without copying.
+
+    Raises:
+        TypeError: if ``message`` is not bytes-like.
+        ValueError: if a memoryview is not C-contiguous.
+    """
+    if type(message) is bytes:
+        return message
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        view = memoryview(message)
+        if view.format != "B" or view.ndim != 1:
+            if not view.c_contiguous:
+                raise ValueError("a memoryview message must be C-contiguous")
+            view = view.cast("B")
+        return view
+    raise TypeError(f"message must be bytes, bytearray or memoryview, not {type(message).__name__}")

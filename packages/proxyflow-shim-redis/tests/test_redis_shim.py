@@ -120,7 +120,7 @@ def test_queue_poll_interval_must_fit_socket_timeout(redis_url: str) -> None:
 
 def test_connections_speak_resp2(redis_url: str, admin: redis.Redis) -> None:
     version = str(admin.info("server")["redis_version"])
-    if int(version.split(".")[0]) < 7:
+    if int(version.split(".", maxsplit=1)[0]) < 7:
         pytest.skip(f"CLIENT LIST reports the protocol only from Redis 7 (server: {version})")
     with RedisSubscriber(redis_url, ["resp-check"]):
         clients = admin.client_list(_type="pubsub")

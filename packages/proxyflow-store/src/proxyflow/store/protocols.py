@@ -28,7 +28,7 @@ Guarantees every connector must give (the contract suite in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeAlias, runtime_checkable
 
 __all__ = ["BytesLike", "Connector", "CountingConnector", "Key"]
 
@@ -48,13 +48,13 @@ class Connector(Protocol):
             ``proxyflow.connectors`` entry-point group (``"file"``, ``"redis"``...).
     """
 
-    kind: str
+    kind: ClassVar[str]
 
     def put(self, data: BytesLike) -> Key:
         """Store ``data`` under a new key and return the key."""
         ...
 
-    def put_batch(self, datas: Sequence[BytesLike]) -> list[Key]:
+    def put_batch(self, datas: Sequence[BytesLike]) -> Sequence[Key]:
         """Store several objects, in one round trip where possible; keys in order."""
         ...
 
@@ -62,7 +62,7 @@ class Connector(Protocol):
         """Return the bytes under ``key`` or ``None``; with ``evict`` also remove them."""
         ...
 
-    def get_batch(self, keys: Sequence[Key], *, evict: bool = False) -> list[BytesLike | None]:
+    def get_batch(self, keys: Sequence[Key], *, evict: bool = False) -> Sequence[BytesLike | None]:
         """Return the bytes of several keys (``None`` for missing ones), in order."""
         ...
 

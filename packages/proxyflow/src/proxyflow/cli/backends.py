@@ -37,11 +37,11 @@ def make_connector(spec: StoreSpec, directory: str) -> Connector:
             from proxyflow.connectors.redis import RedisConnector
         except ImportError as exc:
             raise InvalidOptionError(_INSTALL_HINT, "--store") from exc
-        redis_connector: Connector = RedisConnector(spec.location)  # type: ignore[assignment, unused-ignore]
+        redis_connector: Connector = RedisConnector(spec.location)
         return redis_connector
     from proxyflow.connectors.file import FileConnector
 
-    file_connector: Connector = FileConnector(spec.location or directory)  # type: ignore[assignment, unused-ignore]
+    file_connector: Connector = FileConnector(spec.location or directory)
     return file_connector
 
 

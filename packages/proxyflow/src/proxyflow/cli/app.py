@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from proxyflow.cli.__about__ import __version__
+from proxyflow.cli.bench import find_benchmark_main
 from proxyflow.cli.demo import DemoSettings, run_demo
 from proxyflow.cli.exceptions import BackendUnreachableError, InvalidOptionError, PipelineError
 from proxyflow.cli.options import parse_broker, parse_size, parse_store
@@ -143,6 +144,25 @@ def demo(
     console.print(render_report(report))
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Run the benchmark suite (options are the suite's own: try --help).
+
+    Compares proxyflow with raw pyzmq, raw redis-py and a hand-written
+    claim-check for 1 KiB to 16 MiB objects, and prints ratios. Useful options:
+    --quick, --json PATH, --plot PATH, --cases, --sizes, --repeat.
+    """
+    try:
+        run = find_benchmark_main()
+    except InvalidOptionError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run(list(ctx.args)))
 
 
 def main() -> None:

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from redis.client import PubSub
 
+from proxyflow.shims.redis._base import Taken, _RedisPublisherBase, _RedisSubscriberBase
 from proxyflow.shims.redis.connection import (
     REDIS_ERRORS,
     open_client,
     redact_url,
     translate_errors,
 )
-from proxyflow.shims.redis.exceptions import (
-    BrokerConnectionError,
-    PublisherClosedError,
-    SubscriberClosedError,
-    SubscriberTimeoutError,
-)
-from proxyflow.shims.redis.payload import as_payload
-from proxyflow.shims.redis.topics import normalise_topics
+from proxyflow.shims.redis.exceptions import BrokerConnectionError
 
 __all__ = ["RedisPublisher", "RedisSubscriber"]
 
 
-class RedisPublisher:
+class RedisPublisher(_RedisPublisherBase):
     """Publishes messages with Redis ``PUBLISH``; each topic is a channel.
 
     Behaviour:
@@ -73,6 +65,8 @@ class RedisPublisher:
         ```
     """
 
+    _label = "RedisPublisher"
+
     def __init__(
         self,
         url: str,
@@ -80,21 +74,7 @@ class RedisPublisher:
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
     ) -> None:
-        self._url = url
-        self._client = open_client(
-            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
-        )
-        self._closed = False
-
-    @property
-    def url(self) -> str:
-        """The server URL, password redacted."""
-        return redact_url(self._url)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
+        super().__init__(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
 
     def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
         """Publish ``message`` on the channel ``topic``.
@@ -108,32 +88,12 @@ class RedisPublisher:
             BrokerConnectionError: if Redis cannot be reached.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
-        if self._closed:
-            raise PublisherClosedError("send_message() on a closed RedisPublisher")
-        if not isinstance(topic, str):
-            raise TypeError(f"topic must be a string, not {type(topic).__name__}")
-        payload = as_payload(message)
+        payload = self._payload(topic, message)
         with translate_errors(self._url, f"publishing on {topic!r}"):
             self._client.publish(topic, payload)
 
-    def close(self) -> None:
-        """Close the connection pool; idempotent."""
-        if not self._closed:
-            self._closed = True
-            self._client.close()
 
-    def __enter__(self) -> RedisPublisher:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"RedisPublisher({self.url!r}, {state})"
-
-
-class RedisSubscriber:
+class RedisSubscriber(_RedisSubscriberBase):
     """Receives the messages published on one or more Redis channels.
 
     The constructor returns only once Redis has confirmed every subscription,
@@ -175,6 +135,9 @@ class RedisSubscriber:
         ValueError: if no topic is given or a timeout is negative.
     """
 
+    _label = "RedisSubscriber"
+    _role = "subscriber"
+
     def __init__(
         self,
         url: str,
@@ -185,18 +148,7 @@ class RedisSubscriber:
         connect_timeout: float | None = 5.0,
         poll_interval: float = 0.5,
     ) -> None:
-        self._topics = normalise_topics(topics)
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
-        self._url = url
-        self._timeout = timeout
-        self._poll_interval = poll_interval
-        self._lock = threading.Lock()
-        self._closed = False
-        self._reading = False
-        self._broken: BrokerConnectionError | None = None
+        super().__init__(url, topics, timeout=timeout, poll_interval=poll_interval)
         self._client = open_client(
             url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
         )
@@ -204,7 +156,7 @@ class RedisSubscriber:
         try:
             self._subscribe(connect_timeout)
         except BaseException:
-            self._release()
+            self._release(None)
             raise
 
     def _subscribe(self, connect_timeout: float | None) -> None:
@@ -226,21 +178,6 @@ class RedisSubscriber:
                 if reply is not None and reply["type"] == "subscribe":
                     pending.discard(_text(reply["channel"]))
 
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The channels subscribed to."""
-        return self._topics
-
-    @property
-    def url(self) -> str:
-        """The server URL, password redacted."""
-        return redact_url(self._url)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
     def next_message(self, timeout: float | None = None) -> bytes:
         """Return the next message published on one of the channels.
 
@@ -253,84 +190,20 @@ class RedisSubscriber:
             SubscriberClosedError: if the subscriber is closed (an ``EOFError``).
             BrokerConnectionError: if the connection is lost (a ``ConnectionError``).
         """
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            if self._closed:
-                raise SubscriberClosedError("the RedisSubscriber is closed")
-            if self._broken is not None:
-                raise self._broken
-            self._reading = True
-        reply: dict[str, Any] | None = None
-        failure: BaseException | None = None
-        try:
-            while True:
-                wait = self._poll_interval
-                if deadline is not None:
-                    wait = min(wait, max(0.0, deadline - time.monotonic()))
-                reply = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
-                if reply is not None and reply["type"] in ("message", "pmessage"):
-                    break
-                reply = None
-                if self._closed or (deadline is not None and time.monotonic() >= deadline):
-                    break
-        except REDIS_ERRORS as exc:
-            failure = exc
-        finally:
-            with self._lock:
-                self._reading = False
-                closed = self._closed
-            if closed:
-                self._release()
-        if closed:
-            raise SubscriberClosedError("the RedisSubscriber is closed")
-        if failure is not None:
-            safe = redact_url(self._url)
-            self._broken = BrokerConnectionError(
-                f"Redis at {safe}: connection of the subscriber to {list(self._topics)} "
-                f"lost: {failure}",
-                safe,
-            )
-            raise self._broken from failure
-        if reply is None:
-            raise SubscriberTimeoutError(f"no message within {timeout}s on {list(self._topics)}")
-        data: bytes = reply["data"]
-        return data
+        return self._next_message(timeout)
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
+    def _take(self, wait: float) -> Taken | None:
+        reply = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+        if reply is not None and reply["type"] in ("message", "pmessage"):
+            return reply["channel"], reply["data"]
+        return None
 
-    def __next__(self) -> bytes:
-        try:
-            return self.next_message(self._timeout)
-        except EOFError:
-            raise StopIteration from None
-
-    def close(self) -> None:
-        """Unsubscribe and close the connection; idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._reading:
-                return  # the reader releases the connection when it wakes up
-        self._release()
-
-    def _release(self) -> None:
+    def _release(self, taken: Taken | None) -> None:
+        # A message that arrived after the close is dropped, as pub/sub drops
+        # anything published to a subscriber that has gone.
         with contextlib.suppress(*REDIS_ERRORS):
             self._pubsub.close()
         self._client.close()
-
-    def __enter__(self) -> RedisSubscriber:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"RedisSubscriber({self.url!r}, topics={list(self._topics)}, {state})"
 
 
 def _text(channel: bytes | str) -> str:

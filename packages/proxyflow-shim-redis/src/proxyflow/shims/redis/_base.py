@@ -1,0 +1,235 @@
+"""What the pub/sub and list-queue publishers and subscribers have in common.
+
+The public classes in :mod:`proxyflow.shims.redis.pubsub` and
+:mod:`proxyflow.shims.redis.queue` keep only what differs: the Redis commands
+they issue. Here live the connection bookkeeping, the ``url``/``closed``/
+``topics`` properties, the closed and broken-connection states, the receive
+loop with its deadline, iteration and the context manager.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import ClassVar, TypeVar
+
+from proxyflow.shims.redis.connection import REDIS_ERRORS, open_client, redact_url
+from proxyflow.shims.redis.exceptions import (
+    BrokerConnectionError,
+    PublisherClosedError,
+    SubscriberClosedError,
+    SubscriberTimeoutError,
+)
+from proxyflow.shims.redis.payload import as_payload
+from proxyflow.shims.redis.topics import normalise_topics
+
+__all__ = ["Taken"]
+
+Taken = tuple[bytes, bytes]
+"""A message taken from Redis: ``(channel or list key, message bytes)``."""
+
+_P = TypeVar("_P", bound="_RedisPublisherBase")
+_S = TypeVar("_S", bound="_RedisSubscriberBase")
+
+
+class _RedisPublisherBase:
+    """A publisher owning one redis-py client (a connection pool)."""
+
+    _label: ClassVar[str]
+    """The public class name, for messages and ``repr``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        socket_timeout: float | None,
+        connect_timeout: float | None,
+    ) -> None:
+        self._url = url
+        self._client = open_client(
+            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
+        )
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        """The server URL, password redacted."""
+        return redact_url(self._url)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _payload(self, topic: str, message: bytes | bytearray | memoryview) -> bytes | memoryview:
+        """Check a ``send_message`` call and return ``message`` ready to write."""
+        if self._closed:
+            raise PublisherClosedError(f"send_message() on a closed {self._label}")
+        if not isinstance(topic, str):
+            raise TypeError(f"topic must be a string, not {type(topic).__name__}")
+        return as_payload(message)
+
+    def close(self) -> None:
+        """Close the connection pool; idempotent.
+
+        Messages already sent are not withdrawn: those queued in Redis lists
+        stay there for their consumers.
+        """
+        if not self._closed:
+            self._closed = True
+            self._client.close()
+
+    def __enter__(self: _P) -> _P:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"{self._label}({self.url!r}, {state})"
+
+
+class _RedisSubscriberBase:
+    """A subscriber reading with a bounded-wait loop that ``close()`` can stop.
+
+    Subclasses open ``self._client`` (and whatever else they read from) after
+    calling ``__init__``, and implement :meth:`_take` and :meth:`_release`.
+    """
+
+    _label: ClassVar[str]
+    """The public class name, for messages and ``repr``."""
+    _role: ClassVar[str]
+    """What the subscriber is called in a lost-connection message."""
+
+    def __init__(
+        self,
+        url: str,
+        topics: str | Sequence[str],
+        *,
+        timeout: float | None,
+        poll_interval: float,
+    ) -> None:
+        self._topics = normalise_topics(topics)
+        _check_timeout(timeout)
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
+        self._url = url
+        self._timeout = timeout
+        self._poll_interval = poll_interval
+        self._lock = threading.Lock()
+        self._closed = False
+        self._reading = False
+        self._broken: BrokerConnectionError | None = None
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics read (for pub/sub, the channels subscribed to)."""
+        return self._topics
+
+    @property
+    def url(self) -> str:
+        """The server URL, password redacted."""
+        return redact_url(self._url)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _take(self, wait: float) -> Taken | None:
+        """Wait up to ``wait`` seconds (``0``: not at all) for one message."""
+        raise NotImplementedError
+
+    def _release(self, taken: Taken | None) -> None:
+        """Close the connection; ``taken`` arrived after the close, if not ``None``."""
+        raise NotImplementedError
+
+    def next_message(self, timeout: float | None = None) -> bytes:
+        """Return the next message, waiting at most ``timeout`` seconds.
+
+        The public subclasses document what their messages are.
+        """
+        return self._next_message(timeout)
+
+    def _next_message(self, timeout: float | None) -> bytes:
+        """The receive loop shared by the subclasses' ``next_message``."""
+        _check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            if self._closed:
+                raise SubscriberClosedError(f"the {self._label} is closed")
+            if self._broken is not None:
+                raise self._broken
+            self._reading = True
+        taken: Taken | None = None
+        failure: BaseException | None = None
+        try:
+            while taken is None and not self._closed:
+                wait = self._poll_interval
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - time.monotonic()))
+                taken = self._take(wait)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        except REDIS_ERRORS as exc:
+            failure = exc
+        finally:
+            with self._lock:
+                self._reading = False
+                closed = self._closed
+            if closed:
+                self._release(taken)
+        if closed:
+            raise SubscriberClosedError(f"the {self._label} is closed")
+        if failure is not None:
+            safe = redact_url(self._url)
+            self._broken = BrokerConnectionError(
+                f"Redis at {safe}: connection of the {self._role} to "
+                f"{list(self._topics)} lost: {failure}",
+                safe,
+            )
+            raise self._broken from failure
+        if taken is None:
+            raise SubscriberTimeoutError(f"no message within {timeout}s on {list(self._topics)}")
+        return taken[1]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return self.next_message(self._timeout)
+        except EOFError:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Stop reading and close the connection; idempotent.
+
+        A pub/sub subscriber unsubscribes; messages queued in Redis lists stay
+        there. Called from another thread while one reads, the reader finishes
+        the close within ``poll_interval``.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._reading:
+                return  # the reader releases the connection when it wakes up
+        self._release(None)
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"{self._label}({self.url!r}, topics={list(self._topics)}, {state})"
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")

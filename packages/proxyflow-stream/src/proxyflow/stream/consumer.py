@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from proxyflow.serialize import get_serializer
 from proxyflow.store import Store, get_or_create_store, get_store
+from proxyflow.stream._closing import ClosesOnExit, close_stores
 from proxyflow.stream.events import (
     BatchEvent,
     EndOfStreamEvent,
@@ -33,6 +33,7 @@ from proxyflow.stream.protocols import Subscriber
 __all__ = ["ConsumerStats", "StreamConsumer"]
 
 _MISSING = object()
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -54,7 +55,7 @@ class ConsumerStats:
     filtered: int = 0
 
 
-class StreamConsumer:
+class StreamConsumer(ClosesOnExit):
     """Reads a stream: decodes events and yields proxies of the stored objects.
 
     Iterating yields, per object event, a :class:`~proxyflow.proxy.Proxy` of
@@ -306,6 +307,16 @@ class StreamConsumer:
             raise StreamObjectMissingError(event.key, store.name)
         return value
 
+    def _next_item(self, *, resolve: bool) -> tuple[Any, dict[str, Any]]:
+        """Return the next kept object as a proxy, or resolved now, with its metadata."""
+        with self._lock:
+            event, target = self._next()
+        if not isinstance(event, NewObjectKeyEvent):
+            return target, event.metadata
+        if resolve:
+            return self._resolve(target, event), event.metadata
+        return target.proxy_from_key(event.key, evict=event.evict), event.metadata
+
     def next_with_metadata(self) -> tuple[Any, dict[str, Any]]:
         """Return the next proxy (or inline object) and its metadata.
 
@@ -316,11 +327,7 @@ class StreamConsumer:
             EventDecodeError: On a bad message with ``on_decode_error="raise"``.
             ConnectorNotAllowedError: If the event's connector kind is not allowed.
         """
-        with self._lock:
-            event, target = self._next()
-        if isinstance(event, NewObjectKeyEvent):
-            return target.proxy_from_key(event.key, evict=event.evict), event.metadata
-        return target, event.metadata
+        return self._next_item(resolve=False)
 
     def next(self) -> Any:
         """Return the next proxy (or inline object); see :meth:`next_with_metadata`."""
@@ -340,11 +347,7 @@ class StreamConsumer:
             EventDecodeError: On a bad message with ``on_decode_error="raise"``.
             ConnectorNotAllowedError: If the event's connector kind is not allowed.
         """
-        with self._lock:
-            event, target = self._next()
-        if isinstance(event, NewObjectKeyEvent):
-            return self._resolve(target, event), event.metadata
-        return target, event.metadata
+        return self._next_item(resolve=True)
 
     def next_object(self) -> Any:
         """Return the next object, resolved now; see :meth:`next_object_with_metadata`."""
@@ -352,30 +355,15 @@ class StreamConsumer:
 
     def iter_with_metadata(self) -> Iterator[tuple[Any, dict[str, Any]]]:
         """Iterate over ``(proxy or inline object, metadata)`` until the stream ends."""
-        while True:
-            try:
-                item = self.next_with_metadata()
-            except StopIteration:
-                return
-            yield item
+        yield from _until_end(self.next_with_metadata)
 
     def iter_objects(self) -> Iterator[Any]:
         """Iterate over resolved objects until the stream ends."""
-        while True:
-            try:
-                item = self.next_object()
-            except StopIteration:
-                return
-            yield item
+        yield from _until_end(self.next_object)
 
     def iter_objects_with_metadata(self) -> Iterator[tuple[Any, dict[str, Any]]]:
         """Iterate over ``(resolved object, metadata)`` until the stream ends."""
-        while True:
-            try:
-                item = self.next_object_with_metadata()
-            except StopIteration:
-                return
-            yield item
+        yield from _until_end(self.next_object_with_metadata)
 
     def __iter__(self) -> StreamConsumer:
         return self
@@ -414,19 +402,17 @@ class StreamConsumer:
                     own = list(self._own_stores.values())
                     self._own_stores.clear()
                     self._pending.clear()
-                for store in own:
-                    store.close()
-
-    def __enter__(self) -> StreamConsumer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+                close_stores(own)
 
     def __repr__(self) -> str:
         return f"StreamConsumer(topics={self._topics!r}, ended={self.ended}, closed={self._closed})"
+
+
+def _until_end(take: Callable[[], _T]) -> Iterator[_T]:
+    """Yield what ``take()`` returns until it raises :class:`StopIteration`."""
+    while True:
+        try:
+            item = take()
+        except StopIteration:
+            return
+        yield item

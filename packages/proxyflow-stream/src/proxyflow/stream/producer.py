@@ -7,11 +7,11 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from proxyflow.serialize import DEFAULT_SERIALIZER, serialize
 from proxyflow.store import Store
+from proxyflow.stream._closing import ClosesOnExit, close_stores
 from proxyflow.stream.events import (
     MAX_PRODUCER_ID_LEN,
     BatchEvent,
@@ -68,7 +68,7 @@ def _merge_metadata(items: list[_Pending]) -> dict[str, Any]:
     return merged
 
 
-class StreamProducer:
+class StreamProducer(ClosesOnExit):
     """Publishes objects on topics: each object goes to a store, a small event to the broker.
 
     **Where objects go.** ``stores`` maps a topic to the
@@ -408,20 +408,7 @@ class StreamProducer:
             if publisher:
                 self._publisher.close()
             if stores:
-                unique = {id(s): s for s in (*self._stores.values(), self._default_store) if s}
-                for store in unique.values():
-                    store.close()
-
-    def __enter__(self) -> StreamProducer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+                close_stores(s for s in (*self._stores.values(), self._default_store) if s)
 
     def __repr__(self) -> str:
         return f"StreamProducer(producer_id={self._id.hex()!r}, closed={self._closed})"

@@ -29,27 +29,17 @@ __all__ = ["Taken"]
 Taken = tuple[bytes, bytes]
 """A message taken from Redis: ``(channel or list key, message bytes)``."""
 
-_P = TypeVar("_P", bound="_RedisPublisherBase")
-_S = TypeVar("_S", bound="_RedisSubscriberBase")
+_E = TypeVar("_E", bound="_RedisEndpoint")
 
 
-class _RedisPublisherBase:
-    """A publisher owning one redis-py client (a connection pool)."""
+class _RedisEndpoint:
+    """What publishers and subscribers share: the URL, the closed flag, ``with``."""
 
     _label: ClassVar[str]
     """The public class name, for messages and ``repr``."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        socket_timeout: float | None,
-        connect_timeout: float | None,
-    ) -> None:
+    def __init__(self, url: str) -> None:
         self._url = url
-        self._client = open_client(
-            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
-        )
         self._closed = False
 
     @property
@@ -61,6 +51,32 @@ class _RedisPublisherBase:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+    def close(self) -> None:
+        """Release the connection; idempotent."""
+        raise NotImplementedError
+
+    def __enter__(self: _E) -> _E:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _RedisPublisherBase(_RedisEndpoint):
+    """A publisher owning one redis-py client (a connection pool)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        socket_timeout: float | None,
+        connect_timeout: float | None,
+    ) -> None:
+        super().__init__(url)
+        self._client = open_client(
+            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
+        )
 
     def _payload(self, topic: str, message: bytes | bytearray | memoryview) -> bytes | memoryview:
         """Check a ``send_message`` call and return ``message`` ready to write."""
@@ -80,26 +96,18 @@ class _RedisPublisherBase:
             self._closed = True
             self._client.close()
 
-    def __enter__(self: _P) -> _P:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"{self._label}({self.url!r}, {state})"
 
 
-class _RedisSubscriberBase:
+class _RedisSubscriberBase(_RedisEndpoint):
     """A subscriber reading with a bounded-wait loop that ``close()`` can stop.
 
     Subclasses open ``self._client`` (and whatever else they read from) after
     calling ``__init__``, and implement :meth:`_take` and :meth:`_release`.
     """
 
-    _label: ClassVar[str]
-    """The public class name, for messages and ``repr``."""
     _role: ClassVar[str]
     """What the subscriber is called in a lost-connection message."""
 
@@ -115,11 +123,10 @@ class _RedisSubscriberBase:
         _check_timeout(timeout)
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
-        self._url = url
+        super().__init__(url)
         self._timeout = timeout
         self._poll_interval = poll_interval
         self._lock = threading.Lock()
-        self._closed = False
         self._reading = False
         self._broken: BrokerConnectionError | None = None
 
@@ -127,16 +134,6 @@ class _RedisSubscriberBase:
     def topics(self) -> tuple[str, ...]:
         """The topics read (for pub/sub, the channels subscribed to)."""
         return self._topics
-
-    @property
-    def url(self) -> str:
-        """The server URL, password redacted."""
-        return redact_url(self._url)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
 
     def _take(self, wait: float) -> Taken | None:
         """Wait up to ``wait`` seconds (``0``: not at all) for one message."""
@@ -149,12 +146,9 @@ class _RedisSubscriberBase:
     def next_message(self, timeout: float | None = None) -> bytes:
         """Return the next message, waiting at most ``timeout`` seconds.
 
-        The public subclasses document what their messages are.
+        The public subclasses document this method (arguments and errors) for
+        their kind of message; they only add their docstring to it.
         """
-        return self._next_message(timeout)
-
-    def _next_message(self, timeout: float | None) -> bytes:
-        """The receive loop shared by the subclasses' ``next_message``."""
         _check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
@@ -218,12 +212,6 @@ class _RedisSubscriberBase:
             if self._reading:
                 return  # the reader releases the connection when it wakes up
         self._release(None)
-
-    def __enter__(self: _S) -> _S:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

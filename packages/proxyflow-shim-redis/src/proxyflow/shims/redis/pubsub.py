@@ -190,7 +190,7 @@ class RedisSubscriber(_RedisSubscriberBase):
             SubscriberClosedError: if the subscriber is closed (an ``EOFError``).
             BrokerConnectionError: if the connection is lost (a ``ConnectionError``).
         """
-        return self._next_message(timeout)
+        return super().next_message(timeout)
 
     def _take(self, wait: float) -> Taken | None:
         reply = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from proxyflow.shims.redis.connection import (
-    REDIS_ERRORS,
-    open_client,
-    redact_url,
-    translate_errors,
-)
-from proxyflow.shims.redis.exceptions import (
-    BrokerConnectionError,
-    PublisherClosedError,
-    SubscriberClosedError,
-    SubscriberTimeoutError,
-)
-from proxyflow.shims.redis.payload import as_payload
-from proxyflow.shims.redis.topics import normalise_topics
+from proxyflow.shims.redis._base import Taken, _RedisPublisherBase, _RedisSubscriberBase
+from proxyflow.shims.redis.connection import open_client, translate_errors
 
 __all__ = ["DEFAULT_QUEUE_PREFIX", "RedisQueuePublisher", "RedisQueueSubscriber"]
 
@@ -27,7 +13,7 @@ DEFAULT_QUEUE_PREFIX = "proxyflow:queue:"
 """Prefix of the Redis key holding a topic's list: ``proxyflow:queue:<topic>``."""
 
 
-class RedisQueuePublisher:
+class RedisQueuePublisher(_RedisPublisherBase):
     """Appends messages to one Redis list per topic (``RPUSH``).
 
     Behaviour:
@@ -67,6 +53,8 @@ class RedisQueuePublisher:
         ```
     """
 
+    _label = "RedisQueuePublisher"
+
     def __init__(
         self,
         url: str,
@@ -75,27 +63,13 @@ class RedisQueuePublisher:
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
     ) -> None:
-        self._url = url
+        super().__init__(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
         self._prefix = prefix
-        self._client = open_client(
-            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
-        )
-        self._closed = False
-
-    @property
-    def url(self) -> str:
-        """The server URL, password redacted."""
-        return redact_url(self._url)
 
     @property
     def prefix(self) -> str:
         """The key prefix of the topic lists."""
         return self._prefix
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
 
     def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
         """Append ``message`` to the list of ``topic``.
@@ -109,32 +83,16 @@ class RedisQueuePublisher:
             BrokerConnectionError: if Redis cannot be reached.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
-        if self._closed:
-            raise PublisherClosedError("send_message() on a closed RedisQueuePublisher")
-        if not isinstance(topic, str):
-            raise TypeError(f"topic must be a string, not {type(topic).__name__}")
-        payload = as_payload(message)
+        payload = self._payload(topic, message)
         with translate_errors(self._url, f"pushing to {topic!r}"):
             self._client.rpush(self._prefix + topic, payload)
-
-    def close(self) -> None:
-        """Close the connection pool; idempotent. Queued messages stay in Redis."""
-        if not self._closed:
-            self._closed = True
-            self._client.close()
-
-    def __enter__(self) -> RedisQueuePublisher:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"RedisQueuePublisher({self.url!r}, prefix={self._prefix!r}, {state})"
 
 
-class RedisQueueSubscriber:
+class RedisQueueSubscriber(_RedisSubscriberBase):
     """Takes messages from the Redis lists of one or more topics (``BLPOP``).
 
     Behaviour:
@@ -177,6 +135,9 @@ class RedisQueueSubscriber:
         ValueError: if no topic is given or the timeouts do not fit together.
     """
 
+    _label = "RedisQueueSubscriber"
+    _role = "queue subscriber"
+
     def __init__(
         self,
         url: str,
@@ -188,43 +149,17 @@ class RedisQueueSubscriber:
         connect_timeout: float | None = 5.0,
         poll_interval: float = 0.5,
     ) -> None:
-        self._topics = normalise_topics(topics)
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
+        super().__init__(url, topics, timeout=timeout, poll_interval=poll_interval)
         if socket_timeout is not None and socket_timeout <= poll_interval:
             raise ValueError(
                 f"socket_timeout ({socket_timeout}s) must exceed poll_interval "
                 f"({poll_interval}s): a BLPOP waits that long for an answer"
             )
-        self._url = url
         self._prefix = prefix
         self._keys = [prefix + topic for topic in self._topics]
-        self._timeout = timeout
-        self._poll_interval = poll_interval
-        self._lock = threading.Lock()
-        self._closed = False
-        self._reading = False
-        self._broken: BrokerConnectionError | None = None
         self._client = open_client(
             url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
         )
-
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The topics read."""
-        return self._topics
-
-    @property
-    def url(self) -> str:
-        """The server URL, password redacted."""
-        return redact_url(self._url)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
 
     def next_message(self, timeout: float | None = None) -> bytes:
         """Take the next message from the topics' lists.
@@ -238,48 +173,9 @@ class RedisQueueSubscriber:
             SubscriberClosedError: if the subscriber is closed (an ``EOFError``).
             BrokerConnectionError: if the connection is lost (a ``ConnectionError``).
         """
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            if self._closed:
-                raise SubscriberClosedError("the RedisQueueSubscriber is closed")
-            if self._broken is not None:
-                raise self._broken
-            self._reading = True
-        popped: tuple[bytes, bytes] | None = None
-        failure: BaseException | None = None
-        try:
-            while popped is None and not self._closed:
-                wait = self._poll_interval
-                if deadline is not None:
-                    wait = min(wait, deadline - time.monotonic())
-                popped = self._pop(wait)
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-        except REDIS_ERRORS as exc:
-            failure = exc
-        finally:
-            with self._lock:
-                self._reading = False
-                closed = self._closed
-            if closed:
-                self._release(popped)
-        if closed:
-            raise SubscriberClosedError("the RedisQueueSubscriber is closed")
-        if failure is not None:
-            safe = redact_url(self._url)
-            self._broken = BrokerConnectionError(
-                f"Redis at {safe}: connection of the queue subscriber to "
-                f"{list(self._topics)} lost: {failure}",
-                safe,
-            )
-            raise self._broken from failure
-        if popped is None:
-            raise SubscriberTimeoutError(f"no message within {timeout}s on {list(self._topics)}")
-        return popped[1]
+        return super().next_message(timeout)
 
-    def _pop(self, wait: float) -> tuple[bytes, bytes] | None:
+    def _take(self, wait: float) -> Taken | None:
         keys = self._keys
         if len(keys) > 1:
             self._keys = keys[1:] + keys[:1]
@@ -289,42 +185,14 @@ class RedisQueueSubscriber:
                 if value is not None:
                     return key.encode(), value
             return None
-        reply: tuple[bytes, bytes] | None = self._client.blpop(keys, timeout=wait)  # type: ignore[assignment]
+        reply: Taken | None = self._client.blpop(keys, timeout=wait)  # type: ignore[assignment]
         return reply
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
+    def _release(self, taken: Taken | None) -> None:
+        # A message popped after the close goes back to the head of its list.
         try:
-            return self.next_message(self._timeout)
-        except EOFError:
-            raise StopIteration from None
-
-    def close(self) -> None:
-        """Close the connection; idempotent. Queued messages stay in Redis."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._reading:
-                return  # the reader releases the connection when it wakes up
-        self._release(None)
-
-    def _release(self, popped: tuple[bytes, bytes] | None) -> None:
-        try:
-            if popped is not None:
+            if taken is not None:
                 with translate_errors(self._url, "returning a message taken during close"):
-                    self._client.lpush(popped[0], popped[1])
+                    self._client.lpush(taken[0], taken[1])
         finally:
             self._client.close()
-
-    def __enter__(self) -> RedisQueueSubscriber:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"RedisQueueSubscriber({self.url!r}, topics={list(self._topics)}, {state})"

@@ -11,9 +11,10 @@ import doctest
 import importlib
 import pkgutil
 
+import pytest
+
 import proxyflow
 import proxyflow.shims
-import pytest
 
 # Modules whose import needs something the test environment may lack.
 OPTIONAL = ("proxyflow_bench",)

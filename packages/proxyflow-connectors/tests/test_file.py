@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import multiprocessing
 import os
+import re
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +20,8 @@ from proxyflow.connectors import (
     InvalidKeyError,
     StoreDirectoryError,
 )
-from proxyflow.store.protocols import CountingConnector
+from proxyflow.connectors import file as file_module
+from proxyflow.store.protocols import CountingConnector, VectoredConnector
 from proxyflow.testing import ConnectorContract
 
 
@@ -256,3 +262,189 @@ def test_stats_ignore_temporary_files(tmp_path: Path) -> None:
     connector.put(b"12345")
     (tmp_path / ".tmp-leftover").write_bytes(b"partial")
     assert connector.stats() == {"objects": 1, "bytes": 5}
+
+
+def test_satisfies_the_vectored_protocol(tmp_path: Path) -> None:
+    assert isinstance(FileConnector(tmp_path), VectoredConnector)
+
+
+def test_keys_are_a_process_prefix_and_a_counter(tmp_path: Path) -> None:
+    first, second = FileConnector(tmp_path / "a"), FileConnector(tmp_path / "b")
+    keys = [first.put(b"1"), second.put(b"2"), *first.put_batch([b"3", b"4"])]
+    prefixes = {key[:16] for key in keys}
+    assert len(prefixes) == 1
+    counters = [int(key[16:], 16) for key in keys]
+    assert counters == sorted(counters)
+    assert len(set(counters)) == len(counters)
+    assert all(re.fullmatch(r"[0-9a-f]{17,}", key) for key in keys)
+
+
+def _child_key(store_dir: str, results: Any) -> None:
+    results.put(FileConnector(store_dir).put(b"child"))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_forked_child_never_reuses_the_parents_keys(tmp_path: Path) -> None:
+    connector = FileConnector(tmp_path)
+    connector.put(b"before the fork")  # the counter has moved in the parent
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_child_key, args=(str(tmp_path), results))
+    child.start()
+    try:
+        child_key = results.get(timeout=60)
+    finally:
+        child.join(60)
+    parent_key = connector.put(b"parent")
+    assert child_key[:16] != parent_key[:16]
+    assert connector.get(child_key) == bytearray(b"child")
+    assert connector.get(parent_key) == bytearray(b"parent")
+
+
+def test_reader_that_opened_the_file_before_eviction_reads_it_all(tmp_path: Path) -> None:
+    connector = FileConnector(tmp_path)
+    payload = os.urandom(1 << 20)
+    key = connector.put(payload)
+    fd = os.open(tmp_path / key, os.O_RDONLY)
+    try:
+        assert connector.get(key, evict=True) == payload
+        assert not (tmp_path / key).exists()
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    assert b"".join(chunks) == payload
+
+
+def test_failed_evicting_read_keeps_the_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = FileConnector(tmp_path)
+    key = connector.put(b"not lost")
+
+    def failing_read(fd: int, name: str) -> bytearray:
+        raise MemoryError("no room for the buffer")
+
+    monkeypatch.setattr(file_module, "read_all", failing_read)
+    with pytest.raises(MemoryError):
+        connector.get(key, evict=True)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == [key]
+    assert connector.get(key, evict=True) == bytearray(b"not lost")
+
+
+def test_truncated_file_is_a_connector_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = FileConnector(tmp_path)
+    key = connector.put(b"0123456789")
+    real_fstat = os.fstat
+
+    class Grown:
+        def __init__(self, fd: int) -> None:
+            self.st_size = real_fstat(fd).st_size + 5
+
+    monkeypatch.setattr(os, "fstat", Grown)  # the file "shrinks" by 5 bytes while read
+    with pytest.raises(ConnectorError, match="shrank"):
+        connector.get(key, evict=True)
+    monkeypatch.undo()
+    assert connector.get(key) == bytearray(b"0123456789")
+
+
+_EVICT_ALL = """
+import sys
+from proxyflow.connectors import FileConnector
+
+connector = FileConnector(sys.argv[1])
+sys.stdin.readline()  # start together
+for key in sys.argv[2:]:
+    got = connector.get(key, evict=True)
+    if got is not None:
+        print(got.hex(), flush=True)
+"""
+
+
+def test_evicting_processes_receive_each_object_exactly_once(tmp_path: Path) -> None:
+    connector = FileConnector(tmp_path)
+    payloads = [b"object %d " % i * 200 for i in range(200)]
+    keys = connector.put_batch(payloads)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _EVICT_ALL, str(tmp_path), *keys],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    received: list[bytes] = []
+    try:
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(b"go\n")
+            child.stdin.flush()
+        for child in children:
+            out, _ = child.communicate(timeout=60)
+            assert child.returncode == 0
+            received += [bytes.fromhex(line) for line in out.decode().split()]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(60)
+    assert sorted(received) == sorted(payloads)
+    assert os.listdir(tmp_path) == []
+
+
+class _ShortWrites:
+    """Stands in for ``os.writev``: writes at most ``limit`` bytes per call, counts calls."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.calls: list[int] = []
+        self.real = os.writev
+
+    def __call__(self, fd: int, buffers: Any) -> int:
+        self.calls.append(len(buffers))
+        joined = b"".join(bytes(buffer) for buffer in buffers)
+        return os.write(fd, joined[: self.limit])
+
+
+def test_put_parts_resumes_after_partial_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = FileConnector(tmp_path)
+    parts = [b"abc", memoryview(os.urandom(5000)), bytearray(b"xyz"), b"", b"tail"]
+    short = _ShortWrites(777)
+    monkeypatch.setattr(os, "writev", short)
+    key = connector.put_parts(parts)
+    monkeypatch.undo()
+    assert connector.get(key) == b"".join(bytes(part) for part in parts)
+    assert len(short.calls) >= 5010 // 777
+
+
+def test_put_parts_splits_at_iov_max(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connector = FileConnector(tmp_path)
+    parts = [b"%05d" % i for i in range(3000)]
+    short = _ShortWrites(1 << 30)
+    monkeypatch.setattr(os, "writev", short)
+    key = connector.put_parts(parts)
+    monkeypatch.undo()
+    assert connector.get(key) == b"".join(parts)
+    assert max(short.calls) <= 1024
+    assert len(short.calls) >= 3
+
+
+def test_put_parts_failure_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = FileConnector(tmp_path)
+
+    def failing_writev(fd: int, buffers: Any) -> int:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, "writev", failing_writev)
+    with pytest.raises(OSError, match="disk on fire"):
+        connector.put_parts([b"a", os.urandom(100_000)])
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import array
 import json
+import os
 import socket
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -17,7 +20,7 @@ from proxyflow.connectors import (
     RedisConnector,
 )
 from proxyflow.connectors.redis import redact_url
-from proxyflow.store.protocols import Connector, CountingConnector
+from proxyflow.store.protocols import Connector, CountingConnector, VectoredConnector
 from proxyflow.testing import ConnectorContract
 
 pytest.importorskip("redis")
@@ -208,3 +211,59 @@ def test_config_round_trip(redis_url: str, prefix: str) -> None:
         "password_env": "X_PW",
     }
     assert RedisConnector.from_config(config).config() == config
+
+
+def test_satisfies_the_vectored_protocol() -> None:
+    assert isinstance(RedisConnector("redis://127.0.0.1:1/0"), VectoredConnector)
+
+
+@pytest.mark.parametrize("parser", ["python", "hiredis"])
+def test_large_values_are_stored_whole_with_either_parser(
+    redis_url: str, prefix: str, parser: str
+) -> None:
+    if parser == "hiredis":
+        pytest.importorskip("hiredis")
+    connector = RedisConnector(redis_url, prefix=prefix, parser=parser)  # type: ignore[arg-type]
+    big = os.urandom(3 * 1024 * 1024 + 3)
+    ints = array.array("q", range(100_000))
+    values: list[Any] = [big, bytearray(big), memoryview(ints), b"small", b""]
+    keys = [connector.put(value) for value in values]
+    keys += connector.put_batch(values)
+    parts_key = connector.put_parts([b"head", memoryview(big), bytearray(b"tail")])
+    expected = [bytes(value) for value in values] * 2
+    assert connector.get_batch(keys) == expected
+    assert connector.get(parts_key, evict=True) == b"head" + big + b"tail"
+    assert connector.get_batch(keys, evict=True) == expected
+    assert not any(connector.exists(key) for key in [*keys, parts_key])
+    connector.close()
+
+
+def test_error_replies_leave_the_connection_usable(connector: RedisConnector, prefix: str) -> None:
+    import redis
+
+    connector._client.execute_command("RPUSH", prefix + "a-list", b"x")
+    kept = connector.put_batch([b"one", b"two"])
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        connector.get("a-list", evict=True)
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        connector.get_batch([kept[0], "a-list", kept[1]], evict=True)
+    # Every reply of the pipeline was read: the pooled connection is clean.
+    for _ in range(3):
+        key = connector.put(b"after the error")
+        assert connector.get(key, evict=True) == b"after the error"
+    assert connector._pool._in_use_connections == set()
+
+
+def test_silent_server_times_out_on_a_large_put() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # accepts at the TCP level but never reads nor answers
+        port = listener.getsockname()[1]
+        connector = RedisConnector(
+            f"redis://127.0.0.1:{port}/0", connect_timeout=0.5, socket_timeout=0.5
+        )
+        start = time.monotonic()
+        with pytest.raises(ConnectorConnectionError, match=str(port)):
+            connector.put_parts([b"x" * 100, bytearray(32 * 1024 * 1024)])
+        assert time.monotonic() - start < 10
+        connector.close()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["byte_view"]
+from collections.abc import Sequence
+
+__all__ = ["byte_view", "flat_buffer", "flat_buffers"]
+
+FlatBuffer = bytes | bytearray | memoryview
+"""A buffer whose ``len()`` is its size in bytes."""
 
 
 def byte_view(data: bytes | bytearray | memoryview) -> memoryview:
@@ -16,3 +21,20 @@ def byte_view(data: bytes | bytearray | memoryview) -> memoryview:
     if view.format != "B" or view.ndim != 1:
         return view.cast("B")
     return view
+
+
+def flat_buffer(data: bytes | bytearray | memoryview) -> FlatBuffer:
+    """Return ``data`` itself if it is ``bytes``/``bytearray``, else a flat view of it.
+
+    Either way ``len()`` of the result is its size in bytes, and nothing is
+    copied unless ``data`` is a non-contiguous memoryview.
+    """
+    kind = type(data)
+    if kind is bytes or kind is bytearray:
+        return data
+    return byte_view(data)
+
+
+def flat_buffers(datas: Sequence[bytes | bytearray | memoryview]) -> list[FlatBuffer]:
+    """Apply :func:`flat_buffer` to each of ``datas``."""
+    return [flat_buffer(data) for data in datas]

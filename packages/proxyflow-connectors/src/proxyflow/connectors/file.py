@@ -12,18 +12,20 @@ import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from proxyflow.connectors._buffers import byte_view
+from proxyflow.connectors._buffers import flat_buffer, flat_buffers
 from proxyflow.connectors._config import check_config
+from proxyflow.connectors._fileio import read_all, write_all, writev_all
 from proxyflow.connectors._keys import check_key, new_key
-from proxyflow.connectors.exceptions import ConnectorError, StoreDirectoryError
+from proxyflow.connectors.exceptions import StoreDirectoryError
 
 __all__ = ["FileConnector"]
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _TEMP_PREFIX = ".tmp-"
-_CLAIM_PREFIX = ".evict-"
 _OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | _OPEN_FLAGS
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS
 
 
 def _prepare_directory(path: str) -> list[str]:
@@ -69,15 +71,20 @@ class FileConnector:
       the whole object.
     * **Private files**: directories it creates get mode ``0o700`` and files
       ``0o600``. An existing directory is used as it is.
-    * **No extra copies**: writes hand the caller's buffer to ``os.write``; reads
-      fill a ``bytearray`` of the file's size with ``readinto`` and return it.
-    * **Evict once**: ``get(key, evict=True)`` first renames the file to a
-      private name, so when several processes evict the same key exactly one
-      gets the bytes and the others get ``None``.
+    * **No extra copies**: writes hand the caller's buffer to ``os.write``
+      (:meth:`put_parts` hands all pieces to one ``os.writev``); reads fill a
+      ``bytearray`` of the file's size with ``os.readv`` and return it.
+    * **Evict once**: ``get(key, evict=True)`` reads the file, then unlinks it;
+      only one ``unlink`` of a name can succeed, so when several processes
+      evict the same key exactly one gets the bytes and the others get
+      ``None``. A failed read unlinks nothing, so the object is not lost.
     * **close() keeps data**: unless ``clear_on_close=True``, in which case it
       deletes only the files this instance wrote (and the directories it
       created, if they are then empty). That flag is never part of
       :meth:`config`, so a rebuilt connector never deletes anything.
+
+    Keys are a random per-process prefix plus a counter (17 or more hex
+    digits), distinct across processes and connector instances.
 
     Example:
         ```python
@@ -106,6 +113,9 @@ class FileConnector:
                 is not writable.
         """
         self._dir = os.path.abspath(os.fspath(store_dir))
+        # Paths are built by concatenation on the hot path (no os.path.join).
+        self._base = os.path.join(self._dir, "")
+        self._temp_base = self._base + _TEMP_PREFIX
         self._clear_on_close = clear_on_close
         self._created_dirs = _prepare_directory(self._dir)
         self._lock = threading.Lock()
@@ -120,22 +130,21 @@ class FileConnector:
         return self._dir
 
     def _path(self, key: str) -> str:
-        return os.path.join(self._dir, check_key(key))
+        return self._base + check_key(key)
 
-    def put(self, data: bytes | bytearray | memoryview) -> str:
-        """Write ``data`` to a new file atomically and return its key."""
-        view = byte_view(data)
-        key = new_key()
-        temp = os.path.join(self._dir, _TEMP_PREFIX + key)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, _FILE_MODE)
+    def _publish(self, key: str, data: Any, *, vectored: bool) -> str:
+        """Write ``data`` (one flat buffer, or a list of them) to a temporary file, rename it."""
+        temp = self._temp_base + key
+        fd = os.open(temp, _WRITE_FLAGS, _FILE_MODE)
         try:
             try:
-                written = 0
-                while written < len(view):
-                    written += os.write(fd, view[written:])
+                if vectored:
+                    writev_all(fd, data)
+                else:
+                    write_all(fd, data)
             finally:
                 os.close(fd)
-            os.replace(temp, os.path.join(self._dir, key))
+            os.replace(temp, self._base + key)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
@@ -145,50 +154,59 @@ class FileConnector:
                 self._written.add(key)
         return key
 
+    def put(self, data: bytes | bytearray | memoryview) -> str:
+        """Write ``data`` to a new file atomically and return its key."""
+        return self._publish(new_key(), flat_buffer(data), vectored=False)
+
+    def put_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> str:
+        """Write the concatenation of ``parts`` to a new file atomically; return its key.
+
+        The parts are written with ``os.writev`` (at most ``IOV_MAX`` per call),
+        never joined in memory, so a large object made of a header and big
+        buffers costs no extra copy.
+
+        Example:
+            ```python
+            key = connector.put_parts([b"head", memoryview(b"body")])
+            assert connector.get(key) == b"headbody"
+            ```
+        """
+        return self._publish(new_key(), flat_buffers(parts), vectored=True)
+
     def put_batch(self, datas: Sequence[bytes | bytearray | memoryview]) -> list[str]:
         """Write several objects, each atomically; return their keys in order."""
-        return [self.put(data) for data in datas]
+        return [self._publish(new_key(), flat_buffer(data), vectored=False) for data in datas]
 
-    def _read(self, path: str) -> bytearray | None:
+    def _read(self, path: str, *, evict: bool) -> bytearray | None:
         try:
-            fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+            fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
             return None
-        with open(fd, "rb", buffering=0) as stream:
-            size = os.fstat(fd).st_size
-            buffer = bytearray(size)
-            with memoryview(buffer) as view:
-                filled = 0
-                while filled < size:
-                    count = stream.readinto(view[filled:])
-                    if not count:
-                        raise ConnectorError(f"object file {path!r} shrank while being read")
-                    filled += count
-        return buffer
+        try:
+            data = read_all(fd, path)
+        finally:
+            os.close(fd)
+        if evict:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return None  # another reader evicted it first: it got the bytes, not us
+        return data
 
     def get(self, key: str, *, evict: bool = False) -> bytearray | None:
         """Return the bytes under ``key`` or ``None``; with ``evict`` also remove them.
 
+        With ``evict``, the file is read and then unlinked; the reader whose
+        ``unlink`` succeeds returns the bytes, any other gets ``None``. A
+        reader that opened the file earlier still reads all of it.
+
         Raises:
             InvalidKeyError: ``key`` could not have been returned by :meth:`put`.
+            ConnectorError: The file was truncated while being read.
         """
-        path = self._path(key)
-        if not evict:
-            return self._read(path)
-        claim = os.path.join(self._dir, _CLAIM_PREFIX + new_key())
-        try:
-            os.rename(path, claim)
-        except FileNotFoundError:
-            return None  # missing, or another reader evicted it first
-        try:
-            data = self._read(claim)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.rename(claim, path)  # give the object back rather than lose it
-            raise
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(claim)
-        self._forget(key)
+        data = self._read(self._base + check_key(key), evict=evict)
+        if evict and data is not None and self._clear_on_close:
+            self._forget(key)
         return data
 
     def get_batch(self, keys: Sequence[str], *, evict: bool = False) -> list[bytearray | None]:
@@ -261,7 +279,7 @@ class FileConnector:
             self._written.clear()
         for key in keys:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(self._dir, key))
+                os.unlink(self._base + key)
         for directory in reversed(self._created_dirs):
             try:
                 os.rmdir(directory)

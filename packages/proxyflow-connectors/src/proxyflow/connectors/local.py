@@ -13,8 +13,9 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from proxyflow.connectors._buffers import flat_buffers
 from proxyflow.connectors._config import check_config
-from proxyflow.connectors._keys import check_key, new_key
+from proxyflow.connectors._keys import check_key, new_keys
 from proxyflow.connectors.exceptions import UnknownConnectorInstanceError
 
 __all__ = ["LocalConnector"]
@@ -78,17 +79,25 @@ class LocalConnector:
 
     def put(self, data: bytes | bytearray | memoryview) -> str:
         """Store a copy of ``data`` under a new key and return the key."""
-        return self.put_batch([data])[0]
+        return self._store([bytes(data)])[0]
+
+    def put_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> str:
+        """Store one copy of the concatenation of ``parts`` (joined once); return its key."""
+        return self._store([b"".join(flat_buffers(parts))])[0]
 
     def put_batch(self, datas: Sequence[bytes | bytearray | memoryview]) -> list[str]:
         """Store copies of several objects; return their keys in order."""
-        items = [(new_key(), bytes(data)) for data in datas]
+        return self._store([bytes(data) for data in datas])
+
+    def _store(self, values: list[bytes]) -> list[str]:
+        keys = new_keys(len(values))
         shelf = self._shelf
         with shelf.lock:
-            for key, value in items:
-                shelf.objects[key] = value
+            objects = shelf.objects
+            for key, value in zip(keys, values, strict=True):
+                objects[key] = value
                 shelf.nbytes += len(value)
-        return [key for key, _ in items]
+        return keys
 
     def get(self, key: str, *, evict: bool = False) -> bytes | None:
         """Return the bytes under ``key`` or ``None``; with ``evict`` also remove them."""

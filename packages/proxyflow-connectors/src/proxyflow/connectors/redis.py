@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,9 +16,10 @@ from types import ModuleType
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from proxyflow.connectors._buffers import byte_view
+from proxyflow.connectors._buffers import FlatBuffer, flat_buffer, flat_buffers
 from proxyflow.connectors._config import check_config
-from proxyflow.connectors._keys import check_key, new_key
+from proxyflow.connectors._keys import check_key, new_key, new_keys
+from proxyflow.connectors._resp import CRLF, coalesce, command, set_header, set_pieces
 from proxyflow.connectors.exceptions import (
     ConnectorConnectionError,
     InvalidConfigError,
@@ -87,6 +89,12 @@ class RedisConnector:
     * **One round trip** per batch: ``put_batch`` and ``get_batch(evict=True)``
       are pipelined, ``get_batch`` is one ``MGET``; ``get(evict=True)`` is one
       ``GETDEL`` (or, on Redis < 6.2, one ``MULTI``/``EXEC`` of ``MGET`` + ``DEL``).
+    * **No copies of values on write**: ``put``, ``put_batch`` and
+      :meth:`put_parts` write the ``SET`` framing themselves and hand large
+      values (``bytes``, ``bytearray``, memoryviews, the pieces of a pickled
+      numpy array) to the socket as they are, with the same timeouts, errors
+      and connection pool as every other command, and whichever reply
+      parser (hiredis or pure Python) is in use.
     * **Thread-safe**: commands share redis-py's connection pool.
     * **No secrets in config()**: the password may come from the URL or from
       the environment variable named by ``password_env`` (by default
@@ -166,6 +174,11 @@ class RedisConnector:
             raise InvalidConfigError(f"invalid Redis URL {self._url!r}: {exc}") from None
         self._client = redis.Redis(connection_pool=self._pool)
         self._redis = redis
+        self._prefix_bytes: bytes = self._pool.get_encoder().encode(prefix)
+        # redis-py < 5.3 requires a command name for get_connection(); later ones deprecate it.
+        parameter = inspect.signature(self._pool.get_connection).parameters.get("command_name")
+        needs_name = parameter is not None and parameter.default is inspect.Parameter.empty
+        self._connection_args: tuple[str, ...] = ("SET",) if needs_name else ()
         self._getdel_supported = True
         self._getdel_lock = threading.Lock()
 
@@ -194,26 +207,81 @@ class RedisConnector:
                 f"socket_timeout={self._socket_timeout}s): {exc}"
             ) from exc
 
-    def _names(self, keys: Sequence[str]) -> list[str]:
-        return [self._prefix + check_key(key) for key in keys]
+    def _name(self, key: str) -> bytes:
+        """The Redis key of ``key``, as bytes (``key`` is checked: ASCII only)."""
+        return self._prefix_bytes + check_key(key).encode("ascii")
+
+    def _round_trip(self, pieces: Sequence[FlatBuffer], replies: int) -> list[Any]:
+        """Send packed ``pieces`` on a pooled connection and read ``replies`` replies.
+
+        Every reply is read even when one is an error reply, so the connection
+        goes back to the pool clean; the first error reply is then raised. Any
+        other failure closes the connection. Timeouts and connection errors are
+        redis-py's (the connection's socket timeout applies) and reach the
+        caller through :meth:`_translate_errors`.
+        """
+        pool = self._pool
+        connection = pool.get_connection(*self._connection_args)
+        try:
+            connection.send_packed_command(pieces)
+            results: list[Any] = []
+            error: Exception | None = None
+            response_error = self._redis.exceptions.ResponseError
+            for _ in range(replies):
+                try:
+                    results.append(connection.read_response())
+                except response_error as exc:
+                    results.append(exc)
+                    error = error or exc
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+        if error is not None:
+            raise error
+        return results
 
     def put(self, data: bytes | bytearray | memoryview) -> str:
-        """Store ``data`` under a new key with one ``SET`` and return the key."""
+        """Store ``data`` under a new key with one ``SET`` and return the key.
+
+        The value is sent as it is, without being copied into a packed command.
+        """
         key = new_key()
+        value = flat_buffer(data)
+        name = self._prefix_bytes + key.encode("ascii")
+        header = set_header(name, len(value))
+        pieces = [header + value + CRLF] if len(value) < 32 * 1024 else [header, value, CRLF]
         with self._translate_errors():
-            self._client.execute_command("SET", self._prefix + key, byte_view(data))
+            self._round_trip(pieces, 1)
+        return key
+
+    def put_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> str:
+        """Store the concatenation of ``parts`` with one ``SET``, without joining them.
+
+        Example:
+            ```python
+            key = connector.put_parts([b"head", memoryview(b"body")])
+            assert connector.get(key) == b"headbody"
+            ```
+        """
+        key = new_key()
+        values = flat_buffers(parts)
+        name = self._prefix_bytes + key.encode("ascii")
+        header = set_header(name, sum(map(len, values)))
+        with self._translate_errors():
+            self._round_trip(coalesce([header, *values, CRLF]), 1)
         return key
 
     def put_batch(self, datas: Sequence[bytes | bytearray | memoryview]) -> list[str]:
         """Store several objects in one pipelined round trip; return their keys in order."""
-        keys = [new_key() for _ in datas]
-        if not keys:
+        if not datas:
             return []
+        keys = new_keys(len(datas))
+        prefix = self._prefix_bytes
+        names = [prefix + key.encode("ascii") for key in keys]
         with self._translate_errors():
-            pipe = self._client.pipeline(transaction=False)
-            for key, data in zip(keys, datas, strict=True):
-                pipe.execute_command("SET", self._prefix + key, byte_view(data))
-            pipe.execute()
+            self._round_trip(set_pieces(names, flat_buffers(datas)), len(keys))
         return keys
 
     def get(self, key: str, *, evict: bool = False) -> bytes | None:
@@ -223,21 +291,26 @@ class RedisConnector:
             InvalidKeyError: ``key`` could not have been returned by :meth:`put`.
             ConnectorConnectionError: The server cannot be reached.
         """
-        name = self._names([key])[0]
-        if evict and self._getdel_supported:
-            with self._translate_errors():
-                try:
-                    value: bytes | None = self._client.execute_command("GETDEL", name)
-                    return value
-                except self._redis.exceptions.ResponseError as exc:
-                    self._check_unknown_command(exc)
-        return self._get_names([name], evict=evict)[0]
+        name = self._name(key)
+        if evict and not self._getdel_supported:
+            return self._get_names([name], evict=True)[0]
+        with self._translate_errors():
+            try:
+                value: bytes | None = self._round_trip(
+                    [command(b"GETDEL" if evict else b"GET", name)], 1
+                )[0]
+                return value
+            except self._redis.exceptions.ResponseError as exc:
+                if not evict:
+                    raise
+                self._check_unknown_command(exc)
+        return self._get_names([name], evict=True)[0]
 
     def get_batch(self, keys: Sequence[str], *, evict: bool = False) -> list[bytes | None]:
         """Return the bytes of several keys in one round trip, ``None`` for missing ones."""
-        return self._get_names(self._names(keys), evict=evict)
+        return self._get_names([self._name(key) for key in keys], evict=evict)
 
-    def _get_names(self, names: list[str], *, evict: bool) -> list[bytes | None]:
+    def _get_names(self, names: list[bytes], *, evict: bool) -> list[bytes | None]:
         if not names:
             return []
         with self._translate_errors():
@@ -245,11 +318,10 @@ class RedisConnector:
                 values: list[bytes | None] = self._client.execute_command("MGET", *names)
                 return values
             if self._getdel_supported:
-                pipe = self._client.pipeline(transaction=False)
-                for name in names:
-                    pipe.execute_command("GETDEL", name)
                 try:
-                    return list(pipe.execute())
+                    return self._round_trip(
+                        coalesce(command(b"GETDEL", name) for name in names), len(names)
+                    )
                 except self._redis.exceptions.ResponseError as exc:
                     self._check_unknown_command(exc)
             pipe = self._client.pipeline(transaction=True)
@@ -267,13 +339,13 @@ class RedisConnector:
 
     def exists(self, key: str) -> bool:
         """Return whether ``key`` holds an object (one ``EXISTS``)."""
-        name = self._names([key])[0]
+        name = self._name(key)
         with self._translate_errors():
             return bool(self._client.execute_command("EXISTS", name))
 
     def evict(self, key: str) -> None:
         """Remove the object under ``key`` (one ``DEL``); a missing key is ignored."""
-        name = self._names([key])[0]
+        name = self._name(key)
         with self._translate_errors():
             self._client.execute_command("DEL", name)
 

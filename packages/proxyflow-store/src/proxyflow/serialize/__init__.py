@@ -4,6 +4,8 @@
   :mod:`proxyflow.serialize.format` for the byte layout). Binary data passes
   through untouched, text is UTF-8, everything else is pickle protocol 5 with
   its large buffers laid after the stream (one copy on write, none on read).
+* :func:`serialize_parts`: the same bytes as a list of pieces whose large
+  buffers are views of the object (no copy), for vectored writes.
 * :func:`register_serializer` / :func:`get_serializer` /
   :func:`serializer_name`: a process-wide table of named formats that stores
   record by name in their configs.
@@ -21,7 +23,7 @@ from proxyflow.serialize.exceptions import (
     SerializerExistsError,
     UnknownSerializerError,
 )
-from proxyflow.serialize.format import deserialize, serialize
+from proxyflow.serialize.format import deserialize, serialize, serialize_parts
 from proxyflow.serialize.registry import (
     CUSTOM_SERIALIZER,
     DEFAULT_SERIALIZER,
@@ -46,5 +48,6 @@ __all__ = [
     "get_serializer",
     "register_serializer",
     "serialize",
+    "serialize_parts",
     "serializer_name",
 ]

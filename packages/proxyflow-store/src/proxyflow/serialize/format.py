@@ -39,6 +39,9 @@ Copies:
   once. Deserializing passes memoryview slices of the input as ``buffers=``,
   so the rebuilt objects share memory with the input (zero copies). An array
   rebuilt from an immutable input (``bytes``) is therefore read-only.
+* :func:`serialize_parts` returns the same bytes as a list of pieces whose
+  out-of-band buffers are views of the object's memory (zero copies), for
+  connectors that write pieces with one vectored call.
 
 Binary payloads come back in the buffer type the connector returns (for
 example ``bytes`` from Redis even if a ``bytearray`` was stored).
@@ -52,7 +55,7 @@ from typing import Any
 
 from proxyflow.serialize.exceptions import SerializationError
 
-__all__ = ["TAG_ESCAPED", "TAG_PICKLE5", "TAG_STR", "deserialize", "serialize"]
+__all__ = ["TAG_ESCAPED", "TAG_PICKLE5", "TAG_STR", "deserialize", "serialize", "serialize_parts"]
 
 TAG_ESCAPED = 0xF8
 """Tag of raw binary data whose first byte collides with a tag byte."""
@@ -65,6 +68,8 @@ _KNOWN = {TAG_ESCAPED, TAG_STR, TAG_PICKLE5}
 _HEAD = struct.Struct("<IQ")
 _HEAD_END = 1 + _HEAD.size
 _ALIGN = 64
+_TAG_PICKLE5_BYTE = bytes((TAG_PICKLE5,))
+_ZEROS = bytes(_ALIGN)
 
 
 def _align(offset: int) -> int:
@@ -90,7 +95,13 @@ def _serialize_raw(data: bytes | bytearray | memoryview) -> bytes | bytearray | 
     return b"".join((bytes((TAG_ESCAPED,)), data))
 
 
-def _serialize_pickle(obj: Any) -> bytearray:
+def _pickle_layout(obj: Any) -> tuple[bytes, bytes, list[memoryview], list[int], int]:
+    """Pickle ``obj``; return its header, stream, out-of-band buffers, their offsets, total size.
+
+    The header is the tag, the counts and the buffer length table (everything
+    before the pickle stream). Nothing is copied: the buffers are views of the
+    object's own memory.
+    """
     raws: list[memoryview] = []
 
     def keep(buffer: pickle.PickleBuffer) -> bool:
@@ -103,26 +114,85 @@ def _serialize_pickle(obj: Any) -> bytearray:
     try:
         stream = pickle.dumps(obj, protocol=5, buffer_callback=keep)
     except Exception as exc:
+        for raw in raws:
+            raw.release()
         raise SerializationError(
             f"cannot serialize object of type {type(obj).__qualname__}: {exc}"
         ) from exc
-    table = _HEAD_END + 8 * len(raws)
-    offset = table + len(stream)
+    count = len(raws)
+    header = b"".join(
+        (
+            _TAG_PICKLE5_BYTE,
+            _HEAD.pack(count, len(stream)),
+            struct.pack(f"<{count}Q", *(raw.nbytes for raw in raws)),
+        )
+    )
+    offset = len(header) + len(stream)
     offsets = []
     for raw in raws:
         offset = _align(offset)
         offsets.append(offset)
         offset += raw.nbytes
-    out = bytearray(offset)
-    out[0] = TAG_PICKLE5
-    _HEAD.pack_into(out, 1, len(raws), len(stream))
-    struct.pack_into(f"<{len(raws)}Q", out, _HEAD_END, *(raw.nbytes for raw in raws))
+    return header, stream, raws, offsets, offset
+
+
+def _serialize_pickle(obj: Any) -> bytearray:
+    header, stream, raws, offsets, total = _pickle_layout(obj)
+    out = bytearray(total)
+    table = len(header)
     with memoryview(out) as view:
+        view[:table] = header
         view[table : table + len(stream)] = stream
         for raw, start in zip(raws, offsets, strict=True):
             view[start : start + raw.nbytes] = raw
             raw.release()
     return out
+
+
+def serialize_parts(obj: Any) -> list[bytes | bytearray | memoryview]:
+    """Serialize ``obj`` like :func:`serialize`, as a list of pieces, without copying buffers.
+
+    ``b"".join(serialize_parts(obj)) == serialize(obj)`` and :func:`deserialize`
+    reads the concatenation unchanged. For a pickled object the pieces are the
+    header, the pickle stream, the zero padding and each out-of-band buffer as
+    a memoryview of the object's own memory (a numpy array is **not** copied),
+    so a connector can write them with one vectored call (``os.writev``,
+    several ``sendall``) instead of gathering them first. Every piece is flat:
+    ``len(piece)`` is its size in bytes. Zero-length pieces are left out.
+
+    The views share memory with ``obj``: write the pieces out before changing
+    ``obj``.
+
+    Args:
+        obj: Any object :func:`serialize` accepts.
+
+    Returns:
+        The pieces, in order: one piece for raw binary data and text.
+
+    Raises:
+        SerializationError: If ``obj`` cannot be pickled.
+
+    Example:
+        >>> from proxyflow.serialize import deserialize, serialize, serialize_parts
+        >>> parts = serialize_parts({"a": [1, 2]})
+        >>> b"".join(parts) == serialize({"a": [1, 2]})
+        True
+        >>> deserialize(b"".join(parts))
+        {'a': [1, 2]}
+    """
+    kind = type(obj)
+    if kind is bytes or kind is bytearray or kind is memoryview or kind is str:
+        return [serialize(obj)]
+    header, stream, raws, offsets, _total = _pickle_layout(obj)
+    parts: list[bytes | bytearray | memoryview] = [header, stream]
+    end = len(header) + len(stream)
+    for raw, start in zip(raws, offsets, strict=True):
+        if start > end:
+            parts.append(_ZEROS[: start - end])
+        if raw.nbytes:  # PickleBuffer.raw() views are flat unsigned bytes
+            parts.append(raw)
+        end = start + raw.nbytes
+    return parts
 
 
 def serialize(obj: Any) -> bytes | bytearray | memoryview:
@@ -195,6 +265,11 @@ def deserialize(data: bytes | bytearray | memoryview) -> Any:
         SerializationError: If ``data`` is not bytes-like, is truncated or
             corrupt, or starts with an unknown tag.
     """
+    kind = type(data)
+    if (kind is bytes or kind is bytearray) and (
+        not data or not _TAG_FIRST <= data[0] <= _TAG_LAST
+    ):
+        return data  # raw binary, the common case for connectors' bytes/bytearray: no view
     try:
         view = _flat(data)
     except (TypeError, ValueError) as exc:

@@ -35,19 +35,26 @@ from proxyflow.store.factory import StoreFactory
 from proxyflow.store.factory import _sf as _sf
 from proxyflow.store.factory import _sp as _sp
 from proxyflow.store.metrics import OPERATIONS, StoreMetrics
-from proxyflow.store.protocols import BytesLike, Connector, CountingConnector, Key
+from proxyflow.store.protocols import (
+    BytesLike,
+    Connector,
+    CountingConnector,
+    Key,
+    VectoredConnector,
+)
 from proxyflow.store.registry import (
     get_or_create_store,
     get_store,
     register_store,
     unregister_store,
 )
-from proxyflow.store.store import Store
+from proxyflow.store.store import VECTORED_PUT_MIN_BYTES, Store
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "INSTALL_HINTS",
     "OPERATIONS",
+    "VECTORED_PUT_MIN_BYTES",
     "BytesLike",
     "Connector",
     "CountingConnector",
@@ -63,6 +70,7 @@ __all__ = [
     "StoreFactory",
     "StoreMetrics",
     "UnknownConnectorError",
+    "VectoredConnector",
     "__version__",
     "available_connector_kinds",
     "connector_class",

@@ -9,6 +9,8 @@ from typing import Any
 
 __all__ = ["LRUCache"]
 
+_MISS: tuple[bool, Any] = (False, None)
+
 
 class LRUCache:
     """A thread-safe least-recently-used mapping with a fixed number of entries.
@@ -46,11 +48,13 @@ class LRUCache:
 
     def get(self, key: Hashable) -> tuple[bool, Any]:
         """Return ``(True, value)`` and mark it recently used, or ``(False, None)``."""
+        if not self._data:
+            return _MISS
         with self._lock:
             try:
                 value = self._data[key]
             except KeyError:
-                return False, None
+                return _MISS
             self._data.move_to_end(key)
             return True, value
 
@@ -66,6 +70,8 @@ class LRUCache:
 
     def pop(self, key: Hashable) -> tuple[bool, Any]:
         """Remove ``key``; return ``(True, value)`` if it was cached, else ``(False, None)``."""
+        if not self._data:
+            return _MISS  # empty (always, when disabled): no lock needed
         with self._lock:
             if key in self._data:
                 return True, self._data.pop(key)

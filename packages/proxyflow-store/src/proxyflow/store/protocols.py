@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, TypeAlias, runtime_checkable
 
-__all__ = ["BytesLike", "Connector", "CountingConnector", "Key"]
+__all__ = ["BytesLike", "Connector", "CountingConnector", "Key", "VectoredConnector"]
 
 BytesLike: TypeAlias = bytes | bytearray | memoryview
 """Bytes a connector accepts and returns; memoryviews avoid copies of large objects."""
@@ -97,4 +97,31 @@ class CountingConnector(Connector, Protocol):
 
     def stats(self) -> dict[str, int]:
         """Return at least ``{"objects": n, "bytes": b}`` held by this connector's storage."""
+        ...
+
+
+@runtime_checkable
+class VectoredConnector(Connector, Protocol):
+    """A connector that stores an object given as several pieces, without joining them.
+
+    Optional: a store with the default serializer hands large pickled objects
+    (header, pickle stream, padding, out-of-band buffers such as a numpy
+    array's memory) to :meth:`put_parts` instead of first copying them into
+    one buffer. The stored object is the concatenation of the pieces: ``get``
+    returns the same bytes as after ``put(b"".join(parts))``, with every
+    guarantee of :meth:`Connector.put` (a new key, atomic visibility).
+
+    Example:
+        ```python
+        if isinstance(connector, VectoredConnector):
+            key = connector.put_parts([b"header", memoryview(array)])
+        ```
+    """
+
+    def put_parts(self, parts: Sequence[BytesLike]) -> Key:
+        """Store the concatenation of ``parts`` under a new key and return the key.
+
+        The pieces may be views of memory the caller keeps using afterwards:
+        they must be written (or copied) before this returns.
+        """
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from collections.abc import Hashable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,6 +19,8 @@ from proxyflow.serialize import (
     Serializer,
     UnknownSerializerError,
     get_serializer,
+    serialize,
+    serialize_parts,
     serializer_name,
 )
 from proxyflow.store import registry
@@ -27,11 +30,17 @@ from proxyflow.store.connector_registry import connector_from_config
 from proxyflow.store.exceptions import StoreClosedError, StoreConfigError
 from proxyflow.store.factory import StoreFactory
 from proxyflow.store.metrics import StoreMetrics
-from proxyflow.store.protocols import Connector, Key
+from proxyflow.store.protocols import Connector, Key, VectoredConnector
 
-__all__ = ["Store"]
+__all__ = ["VECTORED_PUT_MIN_BYTES", "Store"]
 
 T = TypeVar("T")
+
+VECTORED_PUT_MIN_BYTES = 64 * 1024
+"""Serialized size from which a store hands pickled objects to ``put_parts`` in pieces.
+
+Below it, joining the (small) pieces costs less than a vectored write.
+"""
 
 
 def _cache_id(key: Key) -> Hashable:
@@ -57,6 +66,12 @@ class Store:
     (connector keys are never reused, so a cached object can only be stale if
     it was evicted elsewhere). Store-backed proxies carry only the store's
     :class:`StoreConfig` and a key, so another process can resolve them.
+
+    When the connector is a :class:`~proxyflow.store.VectoredConnector` and the
+    default serializer is used, a large pickled object (from
+    :data:`VECTORED_PUT_MIN_BYTES`) is handed to ``put_parts`` as pieces (its
+    header, pickle stream and out-of-band buffers, e.g. a numpy array's own
+    memory), so it is written without first being copied into one buffer.
 
     The store is thread-safe. :meth:`close` releases the connector but never
     deletes shared data; any operation afterwards raises
@@ -112,11 +127,17 @@ class Store:
         self._cache = LRUCache(cache_size)
         self._metrics = StoreMetrics() if metrics else None
         self._closed = False
+        self._ref = weakref.ref(self)
         self._lock = threading.Lock()
         self._config: StoreConfig | None = None
         self._serializer: Serializer | None
         self._serializer_name, self._serializer, self._deserializer = _select(
             serializer, deserializer
+        )
+        self._put_parts = (
+            connector.put_parts
+            if self._serializer is serialize and isinstance(connector, VectoredConnector)
+            else None
         )
 
     # -- properties ---------------------------------------------------------------------------
@@ -201,15 +222,31 @@ class Store:
             StoreClosedError: If the store is closed.
             SerializationError: If ``obj`` cannot be serialized (nothing is stored).
         """
-        self._check_open()
-        start = time.perf_counter()
-        data = self._pick_serializer(serializer)(obj)
-        key = self._connector.put(data)
-        size = _nbytes(data)
-        if self._metrics is not None:
-            self._metrics.hold(_cache_id(key), size)
-        self._record("put", start, nbytes=size)
+        if self._closed:
+            self._check_open()
+        metrics = self._metrics
+        start = time.perf_counter() if metrics is not None else 0.0
+        if serializer is None and self._put_parts is not None:
+            key, size = self._put_default(obj)
+        else:
+            data = self._pick_serializer(serializer)(obj)
+            key = self._connector.put(data)
+            size = _nbytes(data)
+        if metrics is not None:
+            metrics.hold(_cache_id(key), size)
+            self._record("put", start, nbytes=size)
         return key
+
+    def _put_default(self, obj: Any) -> tuple[Key, int]:
+        """Put ``obj`` with the default serializer into a vectored connector; return key, size."""
+        parts = serialize_parts(obj)
+        if len(parts) == 1:
+            data = parts[0]
+            return self._connector.put(data), len(data)
+        size = sum(map(len, parts))
+        if size >= VECTORED_PUT_MIN_BYTES and self._put_parts is not None:
+            return self._put_parts(parts), size
+        return self._connector.put(b"".join(parts)), size
 
     def put_batch(
         self, objs: Sequence[Any], *, serializer: str | Serializer | None = None
@@ -231,16 +268,51 @@ class Store:
             SerializationError: If an object cannot be serialized.
         """
         self._check_open()
-        start = time.perf_counter()
-        dumps = self._pick_serializer(serializer)
-        datas = [dumps(obj) for obj in objs]
-        keys = self._connector.put_batch(datas) if datas else []
-        sizes = [_nbytes(d) for d in datas]
-        if self._metrics is not None:
+        metrics = self._metrics
+        start = time.perf_counter() if metrics is not None else 0.0
+        if serializer is None and self._put_parts is not None:
+            keys, sizes = self._put_batch_default(objs)
+        else:
+            dumps = self._pick_serializer(serializer)
+            datas = [dumps(obj) for obj in objs]
+            keys = list(self._connector.put_batch(datas)) if datas else []
+            sizes = [_nbytes(d) for d in datas]
+        if metrics is not None:
             for key, size in zip(keys, sizes, strict=True):
-                self._metrics.hold(_cache_id(key), size)
-        self._record("put_batch", start, objects=len(datas), nbytes=sum(sizes))
-        return list(keys)
+                metrics.hold(_cache_id(key), size)
+            self._record("put_batch", start, objects=len(sizes), nbytes=sum(sizes))
+        return keys
+
+    def _put_batch_default(self, objs: Sequence[Any]) -> tuple[list[Key], list[int]]:
+        """Put a batch with the default serializer into a vectored connector.
+
+        Small objects go in one ``put_batch`` call; each large pickled object
+        goes to ``put_parts``. Every object is serialized first.
+        """
+        put_parts = self._put_parts
+        assert put_parts is not None
+        serialized = [serialize_parts(obj) for obj in objs]
+        sizes = [sum(map(len, parts)) for parts in serialized]
+        small: list[int] = []
+        datas: list[BytesLike] = []
+        keys: list[Key] = [None] * len(objs)
+        for i, parts in enumerate(serialized):
+            if len(parts) == 1:
+                datas.append(parts[0])
+            elif sizes[i] >= VECTORED_PUT_MIN_BYTES:
+                continue
+            else:
+                datas.append(b"".join(parts))
+            small.append(i)
+        if datas:
+            for i, key in zip(small, self._connector.put_batch(datas), strict=True):
+                keys[i] = key
+        if len(small) < len(objs):
+            taken = set(small)
+            for i, parts in enumerate(serialized):
+                if i not in taken:
+                    keys[i] = put_parts(parts)
+        return keys, sizes
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -269,24 +341,36 @@ class Store:
             StoreClosedError: If the store is closed.
             SerializationError: If the stored bytes cannot be deserialized.
         """
-        self._check_open()
-        start = time.perf_counter()
+        if self._closed:
+            self._check_open()
+        metrics = self._metrics
+        start = time.perf_counter() if metrics is not None else 0.0
         use_cache = deserializer is None
+        cache = self._cache
         if evict:
-            hit, cached = self._cache.pop(_cache_id(key))
+            cid = _cache_id(key)
+            hit, cached = cache.pop(cid)
             data = self._connector.get(key, evict=True)
-            self._forget(key)
+            cache.pop(cid)  # a concurrent non-evicting get may have cached it meanwhile
+            if metrics is not None:
+                metrics.release(cid)
             if data is None:
                 self._record("get", start)
                 return default
-            value = cached if hit and use_cache else self._pick_deserializer(deserializer)(data)
-            self._record("get", start, nbytes=_nbytes(data))
+            if hit and use_cache:
+                value = cached
+            else:
+                value = (
+                    self._deserializer if use_cache else self._pick_deserializer(deserializer)
+                )(data)
+            if metrics is not None:
+                self._record("get", start, nbytes=_nbytes(data))
             return value
         cid = _cache_id(key)
         if use_cache:
-            hit, value = self._cache.get(cid)
-            if self._metrics is not None:
-                self._metrics.cache(hit=hit)
+            hit, value = cache.get(cid)
+            if metrics is not None:
+                metrics.cache(hit=hit)
             if hit:
                 self._record("get", start)
                 return value
@@ -294,10 +378,11 @@ class Store:
         if data is None:
             self._record("get", start)
             return default
-        value = self._pick_deserializer(deserializer)(data)
+        value = (self._deserializer if use_cache else self._pick_deserializer(deserializer))(data)
         if use_cache:
-            self._cache.put(cid, value)
-        self._record("get", start, nbytes=_nbytes(data))
+            cache.put(cid, value)
+        if metrics is not None:
+            self._record("get", start, nbytes=_nbytes(data))
         return value
 
     def get_batch(
@@ -375,9 +460,15 @@ class Store:
     def _factory(
         self, key: Key, *, evict: bool, target_type: type | None, deserializer: str | None = None
     ) -> StoreFactory:
-        return StoreFactory(
-            key, self.config(), evict=evict, target_type=target_type, deserializer=deserializer
-        )._bind(self)
+        factory = StoreFactory(
+            key,
+            self._config or self.config(),
+            evict=evict,
+            target_type=target_type,
+            deserializer=deserializer,
+        )
+        factory._store = self._ref
+        return factory
 
     def proxy(
         self, obj: T, *, evict: bool = False, serializer: str | Serializer | None = None
@@ -454,7 +545,8 @@ class Store:
         Raises:
             StoreClosedError: If the store is closed.
         """
-        self._check_open()
+        if self._closed:
+            self._check_open()
         return Proxy(self._factory(key, evict=evict, target_type=target_type))
 
     # -- configuration --------------------------------------------------------------------------
@@ -541,6 +633,7 @@ class Store:
         if serializer is None:
             store._serializer = None
             store._serializer_name = cfg.serializer
+            store._put_parts = None
         return store
 
     # -- lifecycle ----------------------------------------------------------------------------

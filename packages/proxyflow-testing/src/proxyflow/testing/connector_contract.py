@@ -359,6 +359,60 @@ class ConnectorContract:
         connector.evict(key)
         assert stats() == before
 
+    # -- put_parts (optional) --------------------------------------------------------------
+
+    def test_put_parts_round_trip(self, connector: Any) -> None:
+        """If the connector has ``put_parts``, it stores the concatenation of the parts.
+
+        Checked with mixed buffer types (including a non-byte memoryview), no
+        parts at all, empty parts, more parts than one ``writev`` takes
+        (``IOV_MAX`` is 1024 on Linux), and an evicting read.
+        """
+        put_parts = getattr(connector, "put_parts", None)
+        if put_parts is None:
+            pytest.skip("this connector has no put_parts()")
+        mixed = [
+            b"header",
+            bytearray(b"\x00\xff"),
+            memoryview(b"--sliced--")[2:-2],
+            memoryview(array.array("i", range(100))),
+            b"",
+            os.urandom(300_000),
+        ]
+        many = [b"%d," % i for i in range(2500)]
+        cases: dict[str, list[Any]] = {
+            "mixed": mixed,
+            "none": [],
+            "empty parts": [b"", bytearray()],
+            "many": many,
+        }
+        for name, parts in cases.items():
+            expected = b"".join(bytes(part) for part in parts)
+            key = put_parts(parts)
+            joined_key = connector.put(expected)
+            assert key != joined_key, name
+            got, joined = connector.get(key), connector.get(joined_key)
+            assert got is not None, name
+            assert joined is not None, name
+            assert bytes(got) == bytes(joined) == expected, name
+            evicted = connector.get(key, evict=True)
+            assert evicted is not None, name
+            assert bytes(evicted) == expected, name
+            assert connector.get(key) is None, name
+
+    def test_put_parts_copies_or_persists_the_buffers(self, connector: Any) -> None:
+        """If the connector has ``put_parts``, mutating the parts afterwards changes nothing."""
+        put_parts = getattr(connector, "put_parts", None)
+        if put_parts is None:
+            pytest.skip("this connector has no put_parts()")
+        first, second = bytearray(b"original "), bytearray(b"parts" * 20_000)
+        key = put_parts([first, memoryview(second)])
+        first[:] = b"mutated! "
+        second[:5] = b"xxxxx"
+        got = connector.get(key)
+        assert got is not None
+        assert bytes(got) == b"original " + b"parts" * 20_000
+
     # -- processes -----------------------------------------------------------------------
 
     def test_cross_process_round_trip(self, connector: Any) -> None:

@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         "comma-separated strings (e.g. 'zmq-file-bytes-1024-proxyflow')",
     )
     parser.add_argument("--no-memcpy", action="store_true", help="skip the in-process memcpy bound")
+    parser.add_argument(
+        "--prefetch", type=int, default=0, metavar="K",
+        help="proxyflow consumers resolve with StreamConsumer(prefetch=K) and "
+        "next_object_with_metadata (default 0: next_with_metadata + extract)",
+    )  # fmt: skip
     return parser
 
 
@@ -163,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_count=5 if args.quick else 0,
         profile_dir=args.profile or "",
         profile_filter=tuple(_split(args.profile_filter)),
+        prefetch=max(0, args.prefetch),
     )
     need_redis = any(CONFIGS[c].broker in ("redis", "redisq") or CONFIGS[c].store == "redis"
                      for c in configs)  # fmt: skip
@@ -212,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             "target_s": options.target_s,
             "min_count": options.min_count,
             "max_count": options.max_count,
+            "prefetch": options.prefetch,
         },
         "results": rows,
         "dispatcher": dispatcher,

@@ -3,6 +3,8 @@
 The producer sends each object with ``evict=True`` and the send time and tag
 in the event metadata; the consumer takes the proxy from ``next_with_metadata``
 and resolves it (``extract``), which reads and evicts the object in one step.
+With ``--prefetch K`` the consumer is ``StreamConsumer(prefetch=K)`` and takes
+resolved objects from ``next_object_with_metadata`` instead.
 A thin wrapper around the publisher counts the bytes of every message, which
 gives the bytes per event.
 """
@@ -130,15 +132,23 @@ class PfConsumer:
         from proxyflow.proxy import Proxy, extract
         from proxyflow.stream import StreamConsumer
 
-        self._consumer = StreamConsumer(_subscriber(config, env), timeout=CONSUMER_TIMEOUT)
+        prefetch = env.get("prefetch", 0)
+        self._consumer = StreamConsumer(
+            _subscriber(config, env), timeout=CONSUMER_TIMEOUT, prefetch=prefetch
+        )
         self._proxy_type = Proxy
         self._extract = extract
+        self._take = (
+            self._consumer.next_object_with_metadata
+            if prefetch
+            else self._consumer.next_with_metadata
+        )
 
     def set_trial(self, spec: TrialSpec) -> None:
         pass
 
     def recv(self, timeout: float) -> tuple[Any, int, int]:
-        item, metadata = self._consumer.next_with_metadata()
+        item, metadata = self._take()
         if type(item) is self._proxy_type:
             item = self._extract(item)
         return item, metadata["t"], metadata["g"]

@@ -40,6 +40,7 @@ class SuiteOptions:
     latency_count: int = 0
     profile_dir: str = ""
     profile_filter: Sequence[str] = field(default_factory=tuple)
+    prefetch: int = 0
 
 
 def _cells(options: SuiteOptions) -> list[tuple[str, int]]:
@@ -60,13 +61,16 @@ def _warm_for(size: int) -> int:
     return 20
 
 
-def _env(system: str, config_name: str, res: BenchResources, ctx: Any) -> dict[str, Any]:
+def _env(
+    system: str, config_name: str, res: BenchResources, ctx: Any, prefetch: int = 0
+) -> dict[str, Any]:
     config = CONFIGS[config_name]
     env: dict[str, Any] = {
         "topic": f"{res.prefix}-{system}-{config_name}",
         "prefix": f"{res.prefix}-{system[:2]}",
         "redis_url": res.redis_url,
         "file_dir": res.file_dir(f"{system}-{config_name}"),
+        "prefetch": prefetch,
     }
     if config.broker == "zmq":
         env["zmq_address"] = f"tcp://127.0.0.1:{free_port()}"
@@ -123,7 +127,7 @@ def run_suite(
         def start(
             system: str, cfg: str = config_name, start_errors: dict[str, str] = start_errors
         ) -> Pair | None:
-            pair = Pair(system, cfg, _env(system, cfg, res, ctx))
+            pair = Pair(system, cfg, _env(system, cfg, res, ctx, options.prefetch))
             try:
                 pair.start()
             except PairError as exc:

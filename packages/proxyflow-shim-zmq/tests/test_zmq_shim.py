@@ -354,3 +354,85 @@ def test_publisher_in_a_spawned_child(monkeypatch: pytest.MonkeyPatch) -> None:
             child.kill()
     assert child.exitcode == 0
     assert received == [b"child-%d" % i for i in range(20)]
+
+
+def test_malformed_message_leaves_the_next_message_intact() -> None:
+    ctx = zmq.Context()
+    raw = ctx.socket(zmq.PUB)
+    port = raw.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        with ZeroMQSubscriber(f"tcp://127.0.0.1:{port}", "m") as sub:
+            deadline = time.monotonic() + 10
+            error: MalformedMessageError | None = None
+            while error is None and time.monotonic() < deadline:
+                raw.send_multipart([b"m\x00", b"one", b"two"])
+                try:
+                    sub.next_message(timeout=0.05)
+                except MalformedMessageError as exc:
+                    error = exc
+                except TimeoutError:
+                    continue
+            assert error is not None, "no message arrived"
+            assert "got 3" in str(error)
+            # Drop what the retry loop queued meanwhile, then a good message follows.
+            while True:
+                try:
+                    sub.next_message(timeout=0.2)
+                except MalformedMessageError:
+                    continue
+                except TimeoutError:
+                    break
+            raw.send_multipart([b"m\x00", b"good"])
+            assert sub.next_message(timeout=5) == b"good"
+    finally:
+        raw.close(linger=0)
+        ctx.term()
+
+
+def test_alternating_timeouts_and_blocking_reads(publisher: ZeroMQPublisher) -> None:
+    with ZeroMQSubscriber(publisher.address, "x", poll_interval=0.05) as sub:
+        publisher.wait_for_subscribers(1, "x")
+        for i in range(3):
+            start = time.monotonic()
+            with pytest.raises(SubscriberTimeoutError):
+                sub.next_message(timeout=0.1)
+            assert 0.05 <= time.monotonic() - start < 2
+            with pytest.raises(SubscriberTimeoutError):
+                sub.next_message(timeout=0)
+            publisher.send_message("x", b"m%d" % i)
+            assert sub.next_message(timeout=5) == b"m%d" % i
+            publisher.send_message("x", b"n%d" % i)
+            assert sub.next_message() == b"n%d" % i  # no timeout: waits in poll_interval steps
+
+
+def test_subscriptions_are_counted_after_many_sends(publisher: ZeroMQPublisher) -> None:
+    with ZeroMQSubscriber(publisher.address, "c") as first:
+        publisher.wait_for_subscribers(1, "c")
+        for _ in range(3000):  # several periodic reads of subscription notices
+            publisher.send_message("c", b"x")
+        second = ZeroMQSubscriber(publisher.address, "c")
+        try:
+            publisher.wait_for_subscribers(2, "c", timeout=10)
+            assert publisher.subscriber_count("c") == 2
+        finally:
+            second.close()
+        publisher.wait_for_subscribers(1, "c", exact=True, timeout=10)
+        assert first.next_message(timeout=5) == b"x"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_process_id_is_refreshed_in_forked_children() -> None:
+    from proxyflow.shims.zmq.sockets import current_pid
+
+    assert current_pid() == os.getpid()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.write(write_end, b"1" if current_pid() == os.getpid() else b"0")
+        os._exit(0)
+    os.close(write_end)
+    try:
+        assert os.read(read_end, 1) == b"1"
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)

@@ -20,7 +20,8 @@ class SpyConnector:
 
     def __init__(self) -> None:
         self.inner = LocalConnector()
-        self.calls: dict[str, int] = {"put": 0, "put_batch": 0, "evict": 0}
+        self.calls: dict[str, int] = {"put": 0, "put_batch": 0, "evict": 0, "get_batch": 0}
+        self.batch_sizes: list[int] = []
 
     def put(self, data: Any) -> Any:
         self.calls["put"] += 1
@@ -34,6 +35,8 @@ class SpyConnector:
         return self.inner.get(key, evict=evict)
 
     def get_batch(self, keys: Sequence[Any], *, evict: bool = False) -> list[Any]:
+        self.calls["get_batch"] += 1
+        self.batch_sizes.append(len(keys))
         return self.inner.get_batch(keys, evict=evict)
 
     def exists(self, key: Any) -> bool:

@@ -11,15 +11,9 @@ from typing import Any, Literal, TypeVar
 from proxyflow.serialize import get_serializer
 from proxyflow.store import Store, get_or_create_store, get_store
 from proxyflow.stream._closing import ClosesOnExit, close_stores
-from proxyflow.stream.events import (
-    BatchEvent,
-    EndOfStreamEvent,
-    NewObjectEvent,
-    NewObjectKeyEvent,
-    ObjectEvent,
-    decode_event,
-    decode_store_config,
-)
+from proxyflow.stream._prefetch import FAILED, OK, Entry, Prefetcher, PrefetchStopped
+from proxyflow.stream._wire import END_OF_STREAM, decode
+from proxyflow.stream.events import decode_store_config
 from proxyflow.stream.exceptions import (
     ConnectorNotAllowedError,
     ConsumerClosedError,
@@ -34,6 +28,13 @@ __all__ = ["ConsumerStats", "StreamConsumer"]
 
 _MISSING = object()
 _T = TypeVar("_T")
+
+_JOIN_TIMEOUT = 10.0
+"""Seconds :meth:`StreamConsumer.close` waits for the prefetch thread to end."""
+
+# A decoded object event waiting to be handed out: (store config, or None when
+# inline; [seq, key, evict, metadata] or [seq, serializer, payload, metadata]).
+_Item = tuple["bytes | None", list[Any]]
 
 
 @dataclass
@@ -102,10 +103,30 @@ class StreamConsumer(ClosesOnExit):
     threads may share a consumer; each object goes to exactly one caller.
     :meth:`close` may be called from any thread.
 
+    **Prefetch.** With ``prefetch=k`` (``k > 0``), the first call of a
+    *resolving* method (:meth:`next_object`, :meth:`next_object_with_metadata`,
+    :meth:`iter_objects`, :meth:`iter_objects_with_metadata`) starts a daemon
+    thread that reads the next events and resolves their objects while the
+    caller works on the current one, keeping up to ``k`` objects ready. When
+    several events of one store are already waiting (in the subscriber or in
+    a batch), their objects are read with **one** ``store.get_batch(keys,
+    evict=...)`` call, which saves round trips on networked stores. Order is
+    kept, and everything that can go wrong in the background (a missing
+    object, a bad message, a timeout, the end of the stream) is raised at the
+    caller in its place in the stream; the thread stops after an error and
+    restarts on the next call, so it never runs ahead of one. Plain
+    iteration, :meth:`next` and :meth:`next_with_metadata` never start the
+    thread: they yield unresolved proxies, so a dispatcher that forwards
+    proxies never pulls data. Once the thread runs, however, every call is
+    served from it (``next()`` then returns objects already resolved). Objects
+    resolved ahead are **lost** if the consumer is closed before they are
+    taken (their events asked for eviction, so they are gone from the store):
+    use prefetch when the consumer reads the stream to its end. :meth:`close`
+    stops the thread (it waits for it to notice the closed subscriber).
+
     Future seams (not implemented): acknowledging events to durable brokers
     (events carry the producer id and sequence number for a later
-    ``Subscriber.ack``), detecting gaps in sequence numbers, and prefetching
-    objects of upcoming events.
+    ``Subscriber.ack``) and detecting gaps in sequence numbers.
 
     Args:
         subscriber: The broker subscriber to read messages from.
@@ -120,10 +141,12 @@ class StreamConsumer(ClosesOnExit):
             for; ``None`` allows every installed kind. Overrides are always allowed.
         store_overrides: Store name -> store to use instead of rebuilding one.
         on_decode_error: ``"raise"`` or ``"skip"`` bad messages.
+        prefetch: Objects the resolving methods keep resolved ahead in a
+            background thread (``0``: none, everything happens in the caller).
 
     Raises:
-        ValueError: If ``producers_per_topic`` has a count below 1 or
-            ``on_decode_error`` is unknown.
+        ValueError: If ``producers_per_topic`` has a count below 1,
+            ``on_decode_error`` is unknown or ``prefetch`` is negative.
 
     Example:
         ```python
@@ -149,7 +172,10 @@ class StreamConsumer(ClosesOnExit):
         allowed_connectors: Collection[str] | None = None,
         store_overrides: Mapping[str, Store] | None = None,
         on_decode_error: Literal["raise", "skip"] = "raise",
+        prefetch: int = 0,
     ) -> None:
+        if prefetch < 0:
+            raise ValueError(f"prefetch must be >= 0, got {prefetch!r}")
         if on_decode_error not in ("raise", "skip"):
             raise ValueError(f"on_decode_error must be 'raise' or 'skip', got {on_decode_error!r}")
         if isinstance(producers_per_topic, int):
@@ -172,13 +198,19 @@ class StreamConsumer(ClosesOnExit):
         self._overrides = dict(store_overrides or {})
         self._skip_bad = on_decode_error == "skip"
         self._ended: dict[str, set[bytes]] = {}
-        self._pending: deque[ObjectEvent] = deque()
+        self._pending: deque[_Item] = deque()
         self._stores: dict[bytes, Store] = {}
         self._own_stores: dict[int, Store] = {}
         self._done = False
         self._closed = False
         self._lock = threading.Lock()
         self._close_lock = threading.Lock()
+        self._prefetcher = (
+            Prefetcher(prefetch, self._fill, "proxyflow-consumer-prefetch") if prefetch else None
+        )
+        self._probed = 0  # messages the current prefetch fill took without waiting
+        self._backoff = 0  # fills whose probes are skipped after a probe found nothing
+        self._skip_probes = 0
         self.stats = ConsumerStats()
         """Counters of decoded events, objects, skipped and filtered messages."""
 
@@ -190,7 +222,11 @@ class StreamConsumer(ClosesOnExit):
     @property
     def ended(self) -> bool:
         """Whether the stream has ended (no more objects will be yielded)."""
-        return self._done and not self._pending
+        return (
+            self._done
+            and not self._pending
+            and (self._prefetcher is None or not self._prefetcher.waiting)
+        )
 
     def _store(self, config_bytes: bytes) -> Store:
         store = self._stores.get(config_bytes)
@@ -213,109 +249,225 @@ class StreamConsumer(ClosesOnExit):
         self._stores[config_bytes] = store
         return store
 
-    def _end_of_stream(self, event: EndOfStreamEvent) -> None:
-        producers = self._ended.setdefault(event.topic, set())
-        producers.add(event.producer_id)
+    def _end_of_stream(self, topic: str, producer_id: bytes) -> None:
+        producers = self._ended.setdefault(topic, set())
+        producers.add(producer_id)
         if self._topics:
             self._done = all(
                 len(self._ended.get(t, ())) >= self._counts.get(t, self._default_count)
                 for t in self._topics
             )
         else:
-            self._done = len(producers) >= self._counts.get(event.topic, self._default_count)
+            self._done = len(producers) >= self._counts.get(topic, self._default_count)
 
-    def _receive(self) -> None:
-        """Read and decode one message into ``_pending`` (or mark the end)."""
+    def _receive(self, *, probe: bool = False) -> bool:
+        """Read and decode one message into ``_pending`` (or mark the end).
+
+        With ``probe``, only take a message that already arrived and return
+        ``False`` when there is none.
+        """
         try:
-            message = self._subscriber.next_message(self._timeout)
+            message = self._subscriber.next_message(0 if probe else self._timeout)
         except EOFError:
             self._done = True
-            return
+            return True
         except TimeoutError as exc:
+            if probe:
+                return False
             raise ConsumerTimeoutError(
                 f"no message arrived within {self._timeout} seconds"
             ) from exc
         try:
-            event = decode_event(message)
+            code, producer_id, topic, config, items, _ = decode(message)
         except EventDecodeError:
             if not self._skip_bad:
                 raise
             self.stats.skipped_bad_messages += 1
-            return
+            return True
         self.stats.events += 1
-        if isinstance(event, BatchEvent):
-            self._pending.extend(event.events)
-        elif isinstance(event, EndOfStreamEvent):
-            self._end_of_stream(event)
+        if code == END_OF_STREAM:
+            self._end_of_stream(topic, producer_id)
+        elif len(items) == 1:
+            self._pending.append((config, items[0]))
         else:
-            self._pending.append(event)
+            self._pending.extend([(config, item) for item in items])
+        return True
 
-    def _next(self) -> tuple[ObjectEvent, Any]:
-        """Return the next kept event with its store, or its object when inline."""
+    def _next(
+        self, *, probe: bool = False, receive: bool = True
+    ) -> tuple[bytes | None, list[Any], Any] | None:
+        """Return the next kept object event with its store, or its object when inline.
+
+        Returns ``(store config or None, item, store or inline object)``. With
+        ``probe``, return ``None`` instead of waiting for a message (or
+        reporting the end of the stream), and take messages from the
+        subscriber only if ``receive`` (else only decoded events still pending).
+        """
         if self._closed:
             raise ConsumerClosedError("the consumer is closed")
+        pending = self._pending
         while True:
-            if not self._pending:
+            if not pending:
                 if self._done:
+                    if probe:
+                        return None
                     raise StopIteration
-                self._receive()
+                if probe and not receive:
+                    return None
+                if not self._receive(probe=probe):
+                    return None
+                if probe:
+                    self._probed += 1
                 continue
-            event = self._pending.popleft()
-            keep = self._filter is None or self._filter(event.metadata)
+            config, item = pending.popleft()
+            keep = self._filter is None or self._filter(item[3])
             if not keep:
                 self.stats.filtered += 1
-            if isinstance(event, NewObjectKeyEvent):
-                if not keep and not event.evict:
+            if config is not None:
+                if not keep and not item[2]:
                     continue
-                try:
-                    target: Any = self._store(event.store_config)
-                except EventDecodeError:
-                    if not self._skip_bad:
-                        raise
-                    self.stats.skipped_bad_messages += 1
-                    continue
+                target = self._stores.get(config)
+                if target is None:
+                    try:
+                        target = self._store(config)
+                    except EventDecodeError:
+                        if not self._skip_bad:
+                            raise
+                        self.stats.skipped_bad_messages += 1
+                        continue
                 if not keep:
-                    target.evict(event.key)
+                    target.evict(item[1])
                     continue
             else:
                 if not keep:
                     continue
                 try:
-                    target = self._inline_object(event)
+                    target = self._inline_object(item[1], item[2])
                 except EventDecodeError:
                     if not self._skip_bad:
                         raise
                     self.stats.skipped_bad_messages += 1
                     continue
-            self.stats.objects += 1
-            return event, target
+            return config, item, target
 
     @staticmethod
-    def _inline_object(event: NewObjectEvent) -> Any:
+    def _inline_object(serializer: str, payload: bytes | memoryview) -> Any:
         try:
-            _, deserializer = get_serializer(event.serializer)
-            return deserializer(event.payload)
+            _, deserializer = get_serializer(serializer)
+            return deserializer(payload)
         except Exception as exc:
             raise EventDecodeError(
-                f"cannot deserialize inline object (serializer {event.serializer!r}): {exc}"
+                f"cannot deserialize inline object (serializer {serializer!r}): {exc}"
             ) from exc
 
     @staticmethod
-    def _resolve(store: Store, event: NewObjectKeyEvent) -> Any:
-        value = store.get(event.key, default=_MISSING, evict=event.evict)
+    def _resolve(store: Store, key: Any, evict: bool) -> Any:
+        value = store.get(key, default=_MISSING, evict=evict)
         if value is _MISSING:
-            raise StreamObjectMissingError(event.key, store.name)
+            raise StreamObjectMissingError(key, store.name)
         return value
 
     def _next_item(self, *, resolve: bool) -> tuple[Any, dict[str, Any]]:
         """Return the next kept object as a proxy, or resolved now, with its metadata."""
+        prefetcher = self._prefetcher
+        if prefetcher is not None and (resolve or prefetcher.started):
+            return self._take(prefetcher)
         with self._lock:
-            event, target = self._next()
-        if not isinstance(event, NewObjectKeyEvent):
-            return target, event.metadata
+            found = self._next()
+            self.stats.objects += 1
+        assert found is not None
+        config, item, target = found
+        if config is None:
+            return target, item[3]
         if resolve:
-            return self._resolve(target, event), event.metadata
-        return target.proxy_from_key(event.key, evict=event.evict), event.metadata
+            return self._resolve(target, item[1], item[2]), item[3]
+        return target.proxy_from_key(item[1], evict=item[2]), item[3]
+
+    # -- prefetch ---------------------------------------------------------------------------
+
+    def _take(self, prefetcher: Prefetcher) -> tuple[Any, dict[str, Any]]:
+        """Return the next prefetched object, or raise the error recorded in its place."""
+        if self._closed:
+            raise ConsumerClosedError("the consumer is closed")
+        try:
+            kind, value, metadata = prefetcher.take()
+        except PrefetchStopped:
+            raise StopIteration from None  # closed while waiting: the stream ended
+        if kind == FAILED:
+            if isinstance(value, ConsumerClosedError):
+                raise StopIteration  # closed while this call waited: the stream ended
+            raise value
+        self.stats.objects += 1
+        return value, metadata
+
+    def _fill(self, room: int) -> tuple[list[Entry], bool]:
+        """Wait for the next object, add those already waiting (up to ``room``), resolve them.
+
+        Runs in the prefetch thread. Returns the entries in stream order and
+        whether the thread should stop after them (an error among them).
+        """
+        error: BaseException | None = None
+        with self._lock:
+            first = self._next()
+            assert first is not None
+            batch = [first]
+            # Asking the subscriber for a message that has not arrived costs an
+            # exception and a system call: after a probe found nothing, skip
+            # the next 1, 2, 4 ... 16 fills' probes (decoded events are still batched).
+            receive = self._skip_probes == 0
+            self._skip_probes = max(0, self._skip_probes - 1)
+            self._probed = 0
+            while len(batch) < room:
+                try:
+                    found = self._next(probe=True, receive=receive)
+                except Exception as exc:  # raised in its turn, after the batch
+                    error = exc
+                    break
+                if found is None:
+                    break
+                batch.append(found)
+            if receive and room > 1:
+                self._backoff = 0 if self._probed else min(16, 2 * self._backoff or 1)
+                self._skip_probes = self._backoff
+        entries = self._resolve_batch(batch)
+        stop = error is not None or any(kind == FAILED for kind, _, _ in entries)
+        if error is not None:
+            entries.append((FAILED, error, None))
+        return entries, stop
+
+    def _resolve_batch(self, batch: list[tuple[bytes | None, list[Any], Any]]) -> list[Entry]:
+        """Resolve objects in order; consecutive ones of a store share one ``get_batch``."""
+        entries: list[Entry] = []
+        i = 0
+        while i < len(batch):
+            config, item, target = batch[i]
+            if config is None:
+                entries.append((OK, target, item[3]))
+                i += 1
+                continue
+            evict = item[2]
+            j = i + 1
+            while j < len(batch) and batch[j][2] is target and batch[j][1][2] == evict:
+                j += 1
+            group = [entry[1] for entry in batch[i:j]]
+            i = j
+            values: list[Any] | None = None
+            if len(group) > 1:
+                try:
+                    values = target.get_batch([g[1] for g in group], default=_MISSING, evict=evict)
+                except Exception:
+                    values = None  # resolve one by one below, each reporting its own error
+            for k, g in enumerate(group):
+                if values is None:
+                    try:
+                        entries.append((OK, self._resolve(target, g[1], evict), g[3]))
+                    except Exception as exc:
+                        entries.append((FAILED, exc, None))
+                elif values[k] is _MISSING:
+                    entries.append((FAILED, StreamObjectMissingError(g[1], target.name), None))
+                else:
+                    entries.append((OK, values[k], g[3]))
+        return entries
 
     def next_with_metadata(self) -> tuple[Any, dict[str, Any]]:
         """Return the next proxy (or inline object) and its metadata.
@@ -397,6 +549,9 @@ class StreamConsumer(ClosesOnExit):
             if subscriber:
                 self._subscriber.close()
         finally:
+            if self._prefetcher is not None:
+                # The thread notices the closed subscriber (EOFError) and ends.
+                self._prefetcher.stop(_JOIN_TIMEOUT)
             if stores:
                 with self._lock:
                     own = list(self._own_stores.values())

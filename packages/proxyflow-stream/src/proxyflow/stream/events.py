@@ -34,6 +34,18 @@ BatchEvent          [1, 4, producer_id, topic, store_config | nil, [item, ...]]
   byte copy.
 * ``metadata`` is a ``str``-keyed map of msgpack values (``{}`` when none).
 
+Encoders may use any valid msgpack header for a field. Ours (the producer,
+through :mod:`proxyflow.stream._wire`) pack the per-topic constant fields
+once, splice in metadata packed once per ``send()``, and write an inline
+payload behind a hand-built ``bin`` header with one ``bytes.join``, so the
+payload is copied once and never through a growing buffer. The bytes are
+identical to what ``msgpack.packb`` writes for the same array.
+
+Decoding a message of 256 KiB or more that holds one inline object does not
+copy the payload: :attr:`NewObjectEvent.payload` is then a read-only
+``memoryview`` slice of the message (which it keeps alive), and a raw binary
+object sent inline comes back as that ``memoryview`` rather than ``bytes``.
+
 Decoding is strict: anything else (bad msgpack, truncation, trailing bytes,
 wrong field types, unknown version or type) raises
 :class:`~proxyflow.stream.exceptions.EventDecodeError`.
@@ -54,9 +66,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, TypeAlias
 
-import msgpack  # type: ignore[import-untyped]
-
 from proxyflow.store import StoreConfig
+from proxyflow.stream import _wire
+from proxyflow.stream._wire import FORMAT_VERSION, MAX_PRODUCER_ID_LEN
 from proxyflow.stream.exceptions import EventDecodeError, EventEncodeError
 
 __all__ = [
@@ -75,12 +87,6 @@ __all__ = [
     "encode_event",
     "encode_store_config",
 ]
-
-FORMAT_VERSION = 1
-"""The wire format version written first in every message."""
-
-MAX_PRODUCER_ID_LEN = 64
-"""The longest producer id (in bytes) the wire format accepts."""
 
 
 class EventType(IntEnum):
@@ -105,7 +111,8 @@ class NewObjectEvent:
         topic: The topic the event was sent on.
         seq: The producer's sequence number for this event on ``topic``.
         serializer: The name of the serializer that made ``payload``.
-        payload: The serialized object.
+        payload: The serialized object: ``bytes``, or a read-only memoryview
+            of the message when a decoded message had 256 KiB or more.
         metadata: User metadata given to ``send()`` (``{}`` when none).
     """
 
@@ -113,7 +120,7 @@ class NewObjectEvent:
     topic: str
     seq: int
     serializer: str
-    payload: bytes
+    payload: bytes | memoryview
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -183,31 +190,12 @@ Event: TypeAlias = NewObjectEvent | NewObjectKeyEvent | EndOfStreamEvent | Batch
 """Any event a message can hold."""
 
 
-def _reject_ext(code: int, data: bytes) -> Any:
-    raise EventDecodeError(f"msgpack ext type {code} is not allowed in events")
-
-
 def _packb(value: Any) -> bytes:
-    try:
-        return msgpack.packb(value, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise EventEncodeError(f"cannot encode event field with msgpack: {exc}") from exc
+    return _wire.pack(value)
 
 
 def _unpackb(data: bytes | bytearray | memoryview) -> Any:
-    try:
-        return msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=True,
-            strict_map_key=True,
-            ext_hook=_reject_ext,
-            timestamp=0,
-        )
-    except EventDecodeError:
-        raise
-    except Exception as exc:  # msgpack raises many unrelated classes
-        raise EventDecodeError(f"not a valid msgpack message: {exc!r}") from exc
+    return _wire.unpack(data)
 
 
 def check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -223,18 +211,7 @@ def check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         EventEncodeError: If it is not a ``str``-keyed mapping of msgpack values
             that decode back (for example a ``datetime`` or an ``int`` key).
     """
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise EventEncodeError(f"metadata must be a mapping, not {type(metadata).__name__}")
-    as_dict = dict(metadata)
-    if not as_dict:
-        return as_dict
-    try:
-        _unpackb(_packb(as_dict))
-    except EventDecodeError as exc:
-        raise EventEncodeError(f"metadata would not decode: {exc}") from exc
-    return as_dict
+    return _wire.pack_metadata(metadata)[0]
 
 
 def encode_store_config(config: StoreConfig) -> bytes:
@@ -377,77 +354,25 @@ def encode_event(event: Event) -> bytes:
     raise EventEncodeError(f"not an event: {type(event).__name__}")
 
 
-def _check_seq(seq: Any) -> int:
-    if type(seq) is not int or seq < 0:
-        raise EventDecodeError("sequence number must be a non-negative int")
-    return seq
-
-
-def _check_metadata(metadata: Any) -> dict[str, Any]:
-    if not isinstance(metadata, dict):
-        raise EventDecodeError("metadata must be a map")
-    return metadata
-
-
-def _check_key(key: Any) -> Any:
-    if key is None or isinstance(key, (dict, bool)):
-        raise EventDecodeError("store key must be a str, int, bytes or array")
-    return key
-
-
-def _stored_event(pid: bytes, topic: str, config: bytes, item: list[Any]) -> NewObjectKeyEvent:
-    seq, key, evict, metadata = item
-    if not isinstance(evict, bool):
-        raise EventDecodeError("evict flag must be a bool")
-    return NewObjectKeyEvent(
-        producer_id=pid,
-        topic=topic,
-        seq=_check_seq(seq),
-        store_config=config,
-        key=_check_key(key),
-        evict=evict,
-        metadata=_check_metadata(metadata),
-    )
-
-
-def _inline_event(pid: bytes, topic: str, item: list[Any]) -> NewObjectEvent:
-    seq, serializer, payload, metadata = item
-    if not isinstance(serializer, str) or not isinstance(payload, bytes):
-        raise EventDecodeError("inline events need a str serializer and a bin payload")
-    return NewObjectEvent(
-        producer_id=pid,
-        topic=topic,
-        seq=_check_seq(seq),
-        serializer=serializer,
-        payload=payload,
-        metadata=_check_metadata(metadata),
-    )
-
-
-def _decode_batch(pid: bytes, topic: str, rest: list[Any]) -> BatchEvent:
-    if len(rest) != 2:
-        raise EventDecodeError("batch event has the wrong number of fields")
-    config, items = rest
-    if not isinstance(items, list) or not items:
-        raise EventDecodeError("batch event needs a non-empty array of items")
-    if config is not None and not isinstance(config, bytes):
-        raise EventDecodeError("batch store config must be bin or nil")
-    events: list[ObjectEvent] = []
-    for item in items:
-        if not isinstance(item, list) or len(item) != 4:
-            raise EventDecodeError("batch item must be an array of 4 fields")
-        if config is None:
-            events.append(_inline_event(pid, topic, item))
-        else:
-            events.append(_stored_event(pid, topic, config, item))
-    return BatchEvent(producer_id=pid, topic=topic, events=tuple(events))
+def _object_events(
+    pid: bytes, topic: str, config: bytes | None, items: list[list[Any]]
+) -> list[ObjectEvent]:
+    if config is None:
+        return [
+            NewObjectEvent(pid, topic, seq, serializer, payload, metadata)
+            for seq, serializer, payload, metadata in items
+        ]
+    return [
+        NewObjectKeyEvent(pid, topic, seq, config, key, evict, metadata)
+        for seq, key, evict, metadata in items
+    ]
 
 
 def decode_event(data: bytes | bytearray | memoryview) -> Event:
     """Decode one message into an event.
 
     Args:
-        data: A message made by :func:`encode_event`.
+        data: A message made by :func:`encode_event` (or by a producer).
 
     Returns:
         The event.
@@ -457,32 +382,10 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
             truncated msgpack, trailing bytes, wrong field count or types,
             an unknown format version or event type.
     """
-    fields = _unpackb(data)
-    if not isinstance(fields, list) or len(fields) < 4:
-        raise EventDecodeError("an event must be an array of at least 4 fields")
-    version, code, pid, topic = fields[:4]
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise EventDecodeError(f"unknown event format version {version!r}")
-    if not isinstance(pid, bytes) or not 0 < len(pid) <= MAX_PRODUCER_ID_LEN:
-        raise EventDecodeError("producer id must be 1 to 64 bytes of bin")
-    if not isinstance(topic, str):
-        raise EventDecodeError("topic must be a str")
-    rest = fields[4:]
-    if code == EventType.NEW_OBJECT_KEY and type(code) is int:
-        if len(rest) != 5:
-            raise EventDecodeError("key event has the wrong number of fields")
-        seq, config, *item = rest
-        if not isinstance(config, bytes):
-            raise EventDecodeError("store config must be bin")
-        return _stored_event(pid, topic, config, [seq, *item])
-    if code == EventType.NEW_OBJECT and type(code) is int:
-        if len(rest) != 4:
-            raise EventDecodeError("inline event has the wrong number of fields")
-        return _inline_event(pid, topic, rest)
-    if code == EventType.END_OF_STREAM and type(code) is int:
-        if len(rest) != 1:
-            raise EventDecodeError("end-of-stream event has the wrong number of fields")
-        return EndOfStreamEvent(producer_id=pid, topic=topic, seq=_check_seq(rest[0]))
-    if code == EventType.BATCH and type(code) is int:
-        return _decode_batch(pid, topic, rest)
-    raise EventDecodeError(f"unknown event type {code!r}")
+    code, pid, topic, config, items, eos_seq = _wire.decode(data)
+    if code == _wire.END_OF_STREAM:
+        return EndOfStreamEvent(producer_id=pid, topic=topic, seq=eos_seq)
+    events = _object_events(pid, topic, config, items)
+    if code == _wire.BATCH:
+        return BatchEvent(producer_id=pid, topic=topic, events=tuple(events))
+    return events[0]

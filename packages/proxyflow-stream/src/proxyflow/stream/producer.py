@@ -9,20 +9,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxyflow.serialize import DEFAULT_SERIALIZER, serialize
+from proxyflow.serialize import DEFAULT_SERIALIZER, serialize_parts
 from proxyflow.store import Store
 from proxyflow.stream._closing import ClosesOnExit, close_stores
-from proxyflow.stream.events import (
-    MAX_PRODUCER_ID_LEN,
-    BatchEvent,
-    EndOfStreamEvent,
-    NewObjectEvent,
-    NewObjectKeyEvent,
-    ObjectEvent,
-    check_metadata,
-    encode_event,
-    encode_store_config,
-)
+from proxyflow.stream._wire import MAX_PRODUCER_ID_LEN, TopicCodec, pack, pack_metadata
+from proxyflow.stream.events import encode_store_config
 from proxyflow.stream.exceptions import ProducerClosedError, TopicClosedError
 from proxyflow.stream.filters import Filter
 from proxyflow.stream.protocols import Publisher
@@ -33,19 +24,16 @@ INLINE_SERIALIZER = DEFAULT_SERIALIZER
 """The :mod:`proxyflow.serialize` serializer used for objects sent inline."""
 
 
-@dataclass
-class _Pending:
-    obj: Any
-    metadata: dict[str, Any]
-    evict: bool
+# A buffered send: (object, metadata, packed metadata, evict).
+_Pending = tuple[Any, dict[str, Any], bytes, bool]
 
 
 @dataclass
 class _Topic:
-    """Per-topic state; every field is guarded by ``lock``."""
+    """Per-topic state; every field but ``store`` and ``codec`` is guarded by ``lock``."""
 
     store: Store | None
-    config: bytes | None
+    codec: TopicCodec
     lock: threading.Lock = field(default_factory=threading.Lock)
     buffer: list[_Pending] = field(default_factory=list)
     next_seq: int = 0
@@ -64,7 +52,7 @@ def _producer_id(producer_id: str | bytes | None) -> bytes:
 def _merge_metadata(items: list[_Pending]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for item in items:
-        merged.update(item.metadata)
+        merged.update(item[1])
     return merged
 
 
@@ -209,7 +197,7 @@ class StreamProducer(ClosesOnExit):
             if state is None:
                 store = self._stores.get(topic, self._default_store)
                 config = None if store is None else self._packed_config(store)
-                state = _Topic(store=store, config=config)
+                state = _Topic(store=store, codec=TopicCodec(self._id, topic, config))
                 self._topics[topic] = state
             return state
 
@@ -242,11 +230,14 @@ class StreamProducer(ClosesOnExit):
             TopicClosedError: If ``topic`` was closed by :meth:`close_topics`.
             EventEncodeError: If ``metadata`` cannot be encoded (nothing is stored).
         """
-        self._check_open()
-        state = self._topic(topic)
+        if self._closed:
+            raise ProducerClosedError("the producer is closed")
+        state = self._topics.get(topic)
+        if state is None:
+            state = self._topic(topic)
         if state.closed:
             raise TopicClosedError(f"topic {topic!r} was closed by this producer")
-        md = check_metadata(metadata)
+        md, packed = pack_metadata(metadata)
         if self._filter is not None and not self._filter(md):
             return
         with state.lock:
@@ -254,40 +245,34 @@ class StreamProducer(ClosesOnExit):
                 raise ProducerClosedError("the producer is closed")
             if state.closed:
                 raise TopicClosedError(f"topic {topic!r} was closed by this producer")
-            state.buffer.append(_Pending(obj, md, evict))
+            if self._batch_size == 1 and self._aggregator is None:
+                self._publish_one(topic, state, obj, packed, evict)
+                return
+            state.buffer.append((obj, md, packed, evict))
             if len(state.buffer) >= self._batch_size:
                 self._flush_locked(topic, state)
 
-    def _object_events(self, topic: str, state: _Topic, items: list[_Pending]) -> list[ObjectEvent]:
+    def _publish_one(
+        self, topic: str, state: _Topic, obj: Any, metadata: bytes, evict: bool
+    ) -> None:
+        """Store (or serialize) and publish one object; ``state.lock`` must be held."""
         seq = state.next_seq
-        pid = self._id
-        if state.store is None:
-            return [
-                NewObjectEvent(
-                    producer_id=pid,
-                    topic=topic,
-                    seq=seq + i,
-                    serializer=INLINE_SERIALIZER,
-                    payload=bytes(serialize(item.obj)),
-                    metadata=item.metadata,
-                )
-                for i, item in enumerate(items)
-            ]
-        assert state.config is not None
-        objs = [item.obj for item in items]
-        keys = [state.store.put(objs[0])] if self._batch_size == 1 else state.store.put_batch(objs)
-        return [
-            NewObjectKeyEvent(
-                producer_id=pid,
-                topic=topic,
-                seq=seq + i,
-                store_config=state.config,
-                key=key,
-                evict=item.evict,
-                metadata=item.metadata,
+        store = state.store
+        if store is None:
+            message = state.codec.inline_event(
+                seq, INLINE_SERIALIZER, serialize_parts(obj), metadata
             )
-            for i, (key, item) in enumerate(zip(keys, items, strict=True))
-        ]
+            self._publisher.send_message(topic, message)
+        else:
+            key = store.put(obj)
+            try:
+                message = state.codec.key_event(seq, key, evict, metadata)
+                self._publisher.send_message(topic, message)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    store.evict(key)
+                raise
+        state.next_seq = seq + 1
 
     def _flush_locked(self, topic: str, state: _Topic) -> None:
         """Store and publish the topic's buffer; ``state.lock`` must be held."""
@@ -298,30 +283,40 @@ class StreamProducer(ClosesOnExit):
         # broker error) is reported once and not retried by every later flush.
         state.buffer = []
         if self._aggregator is not None:
-            items = [
-                _Pending(
-                    self._aggregator([item.obj for item in buffer]),
-                    _merge_metadata(buffer),
-                    all(item.evict for item in buffer),
-                )
-            ]
-        else:
-            items = buffer
-        events = self._object_events(topic, state, items)
-        try:
-            if len(events) == 1:
-                message = encode_event(events[0])
-            else:
-                message = encode_event(BatchEvent(self._id, topic, tuple(events)))
+            merged = _merge_metadata(buffer)
+            obj = self._aggregator([item[0] for item in buffer])
+            evict = all(item[3] for item in buffer)
+            self._publish_one(topic, state, obj, pack(merged), evict)
+            return
+        if len(buffer) == 1:
+            obj, _, packed, evict = buffer[0]
+            self._publish_one(topic, state, obj, packed, evict)
+            return
+        seq = state.next_seq
+        codec = state.codec
+        store = state.store
+        if store is None:
+            message = codec.inline_batch(
+                INLINE_SERIALIZER,
+                [(seq + i, serialize_parts(item[0]), item[2]) for i, item in enumerate(buffer)],
+            )
             self._publisher.send_message(topic, message)
-        except BaseException:
-            if state.store is not None:
-                for event in events:
-                    if isinstance(event, NewObjectKeyEvent):
-                        with contextlib.suppress(Exception):
-                            state.store.evict(event.key)
-            raise
-        state.next_seq += len(events)
+        else:
+            keys = store.put_batch([item[0] for item in buffer])
+            try:
+                message = codec.key_batch(
+                    [
+                        (seq + i, key, item[3], item[2])
+                        for i, (key, item) in enumerate(zip(keys, buffer, strict=True))
+                    ]
+                )
+                self._publisher.send_message(topic, message)
+            except BaseException:
+                for key in keys:
+                    with contextlib.suppress(Exception):
+                        store.evict(key)
+                raise
+        state.next_seq = seq + len(buffer)
 
     def flush_topic(self, topic: str) -> None:
         """Store and publish whatever is buffered for ``topic``.
@@ -376,8 +371,7 @@ class StreamProducer(ClosesOnExit):
                 if state.closed:
                     continue
                 self._flush_locked(topic, state)
-                eos = EndOfStreamEvent(producer_id=self._id, topic=topic, seq=state.next_seq)
-                self._publisher.send_message(topic, encode_event(eos))
+                self._publisher.send_message(topic, state.codec.end_of_stream(state.next_seq))
                 state.next_seq += 1
                 state.closed = True
 

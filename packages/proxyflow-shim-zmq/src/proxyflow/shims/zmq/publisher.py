@@ -16,12 +16,26 @@ from proxyflow.shims.zmq.exceptions import (
     WrongProcessError,
 )
 from proxyflow.shims.zmq.framing import as_payload, topic_frame
-from proxyflow.shims.zmq.sockets import bind, linger_ms
+from proxyflow.shims.zmq.sockets import bind, current_pid, linger_ms
 
 __all__ = ["DEFAULT_COPY_THRESHOLD", "ZeroMQPublisher"]
 
 DEFAULT_COPY_THRESHOLD = 64 * 1024
 """Messages at least this long are handed to ZeroMQ without a copy."""
+
+_DRAIN_EVERY = 1024
+"""Sends between two reads of queued (un)subscription notices.
+
+ZeroMQ routes messages by the subscriptions it has seen whether or not the
+notices are read, so reading them on every send (a failed non-blocking
+receive, about 3 us) buys nothing; :meth:`ZeroMQPublisher.subscriber_count`
+and :meth:`ZeroMQPublisher.wait_for_subscribers` read them first anyway. The
+periodic read only bounds the memory the notices of a long-lived publisher
+with many joining and leaving subscribers take.
+"""
+
+_MAX_CACHED_TOPICS = 4096
+"""Topic frames kept per publisher before the cache is emptied."""
 
 
 class ZeroMQPublisher:
@@ -107,6 +121,8 @@ class ZeroMQPublisher:
         self._lock = threading.Lock()
         self._closed = False
         self._subscriptions: Counter[bytes] = Counter()
+        self._frames: dict[str, bytes] = {}
+        self._until_drain = _DRAIN_EVERY
         self._socket: zmq.Socket[bytes] = self._context.socket(zmq.XPUB)
         try:
             # pyzmq copies "zero-copy" sends below its own threshold; use ours only.
@@ -144,7 +160,7 @@ class ZeroMQPublisher:
     def _check_open(self) -> None:
         if self._closed:
             raise PublisherClosedError("the ZeroMQPublisher is closed")
-        if os.getpid() != self._pid:
+        if current_pid() != self._pid:
             raise WrongProcessError(
                 "this ZeroMQPublisher was created in another process; create one per process"
             )
@@ -162,16 +178,28 @@ class ZeroMQPublisher:
             InvalidTopicError: if ``topic`` contains a NUL character.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
-        frame = topic_frame(topic)
+        frame = self._frames.get(topic) if type(topic) is str else None
+        if frame is None:
+            frame = topic_frame(topic)
+            if len(self._frames) >= _MAX_CACHED_TOPICS:
+                self._frames.clear()
+            self._frames[topic] = frame
         payload = as_payload(message)
         with self._lock:
-            self._check_open()
-            self._drain_subscriptions(0)
-            self._socket.send(frame, zmq.SNDMORE)
+            if self._closed or current_pid() != self._pid:
+                self._check_open()
+            self._until_drain -= 1
+            if not self._until_drain:
+                self._until_drain = _DRAIN_EVERY
+                self._drain_subscriptions(0)
+            socket = self._socket
+            # Two sends: pyzmq's send_multipart checks every part in Python and
+            # measured slower for two frames.
+            socket.send(frame, zmq.SNDMORE)
             if len(payload) >= self._copy_threshold:
-                self._socket.send(payload, 0, copy=False)
+                socket.send(payload, 0, copy=False)
             else:
-                self._socket.send(payload)
+                socket.send(payload)
 
     def subscriber_count(self, topic: str) -> int:
         """Return how many subscriptions currently match ``topic``.
@@ -269,7 +297,7 @@ class ZeroMQPublisher:
             if self._closed:
                 return
             self._closed = True
-            if os.getpid() != self._pid:
+            if current_pid() != self._pid:
                 return  # a forked child must not touch the parent's context
             self._socket.close(linger=self._linger)
             if self._own_context:

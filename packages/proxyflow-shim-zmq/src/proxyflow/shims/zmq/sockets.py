@@ -1,14 +1,33 @@
-"""Creating ZeroMQ sockets with their options, and translating setup errors."""
+"""Creating ZeroMQ sockets with their options, translating setup errors, and the process id."""
 
 from __future__ import annotations
 
 import errno
+import os
 
 import zmq
 
 from proxyflow.shims.zmq.exceptions import AddressInUseError, InvalidAddressError
 
-__all__ = ["bind", "connect", "linger_ms"]
+__all__ = ["bind", "connect", "current_pid", "linger_ms"]
+
+_process = [os.getpid()]  # refreshed in forked children, below
+
+
+def _after_fork_in_child() -> None:
+    _process[0] = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def current_pid() -> int:
+    """Return the id of this process without a system call.
+
+    Sockets check it on every message to refuse use after ``fork``; the value
+    is refreshed in forked children, so it is always ``os.getpid()``.
+    """
+    return _process[0]
 
 
 def linger_ms(linger: float | None) -> int:

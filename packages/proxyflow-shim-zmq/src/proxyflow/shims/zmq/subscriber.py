@@ -17,7 +17,7 @@ from proxyflow.shims.zmq.exceptions import (
 )
 from proxyflow.shims.zmq.framing import topic_frame
 from proxyflow.shims.zmq.publisher import DEFAULT_COPY_THRESHOLD
-from proxyflow.shims.zmq.sockets import connect, linger_ms
+from proxyflow.shims.zmq.sockets import connect, current_pid, linger_ms
 
 __all__ = ["ZeroMQSubscriber"]
 
@@ -124,7 +124,12 @@ class ZeroMQSubscriber:
             zmq.Context() if context is None else context
         )
         self._socket: zmq.Socket[bytes] = self._context.socket(zmq.SUB)
+        # Receives wait inside ZeroMQ for at most RCVTIMEO ms (no poll per
+        # message); it is set to the poll interval and changed only when a
+        # deadline is nearer.
+        self._rcvtimeo = self._poll_ms
         try:
+            self._socket.setsockopt(zmq.RCVTIMEO, self._rcvtimeo)
             self._socket.setsockopt(zmq.RCVHWM, rcvhwm)
             self._socket.setsockopt(zmq.LINGER, self._linger)
             for frame in dict.fromkeys(frames):
@@ -160,7 +165,7 @@ class ZeroMQSubscriber:
     def _check_usable(self) -> None:
         if self._closed:
             raise SubscriberClosedError("the ZeroMQSubscriber is closed")
-        if os.getpid() != self._pid:
+        if current_pid() != self._pid:
             raise WrongProcessError(
                 "this ZeroMQSubscriber was created in another process; create one per process"
             )
@@ -183,22 +188,13 @@ class ZeroMQSubscriber:
         """
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            self._check_usable()
+            if self._closed or current_pid() != self._pid:
+                self._check_usable()
             self._reading = True
-        frames: list[zmq.Frame] | None = None
+        head: zmq.Frame | None = None
         try:
-            while not self._closed:
-                wait_ms = self._poll_ms
-                if deadline is not None:
-                    left = max(0, int((deadline - time.monotonic()) * 1000))
-                    wait_ms = min(wait_ms, left)
-                if self._socket.poll(wait_ms, zmq.POLLIN):
-                    frames = self._socket.recv_multipart(copy=False)
-                    break
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
+            head = self._receive_head(timeout)
         finally:
             with self._lock:
                 self._reading = False
@@ -207,18 +203,48 @@ class ZeroMQSubscriber:
                 self._release()
         if closed:
             raise SubscriberClosedError("the ZeroMQSubscriber is closed")
-        if frames is None:
+        if head is None:
             raise SubscriberTimeoutError(f"no message within {timeout}s on {list(self._topics)}")
-        if len(frames) != 2:
+        # The parts of a multipart message arrive together: the rest is here.
+        payload: zmq.Frame | None = (
+            self._socket.recv(zmq.NOBLOCK, copy=False) if head.more else None
+        )
+        if payload is None or payload.more:
+            parts = 1 if payload is None else 2 + self._discard_rest()
             raise MalformedMessageError(
-                f"expected 2 frames [topic, payload], got {len(frames)}; "
+                f"expected 2 frames [topic, payload], got {parts}; "
                 "is a foreign publisher bound to the same endpoint?"
             )
-        payload = frames[1]
         if len(payload) >= self._copy_threshold:
             view: memoryview = payload.buffer
             return view
         return payload.bytes
+
+    def _receive_head(self, timeout: float | None) -> zmq.Frame | None:
+        """Receive the first frame of the next message, or ``None`` on timeout or close."""
+        socket = self._socket
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._closed:
+            wait_ms = self._poll_ms
+            if deadline is not None:
+                wait_ms = min(wait_ms, max(0, int((deadline - time.monotonic()) * 1000)))
+            if wait_ms != self._rcvtimeo:
+                socket.setsockopt(zmq.RCVTIMEO, wait_ms)
+                self._rcvtimeo = wait_ms
+            try:
+                return socket.recv(0, copy=False)
+            except zmq.Again:
+                pass
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+        return None
+
+    def _discard_rest(self) -> int:
+        """Receive and drop the remaining parts of a message; return how many."""
+        count = 1
+        while self._socket.recv(zmq.NOBLOCK, copy=False).more:
+            count += 1
+        return count
 
     def __iter__(self) -> Iterator[bytes | memoryview]:
         return self
@@ -240,7 +266,7 @@ class ZeroMQSubscriber:
         self._release()
 
     def _release(self) -> None:
-        if self._released or os.getpid() != self._pid:
+        if self._released or current_pid() != self._pid:
             return  # a forked child must not touch the parent's context
         self._released = True
         self._socket.close(linger=self._linger)

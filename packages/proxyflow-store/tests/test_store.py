@@ -482,3 +482,38 @@ def test_many_threads_put_and_get(store: Store) -> None:
     snap = store.metrics.snapshot()
     assert snap["operations"]["put"]["count"] == n_threads * per_thread
     assert snap["objects_held"] == n_threads * (per_thread + 5)
+
+
+def test_isinstance_of_binary_proxy_agrees_before_and_after_resolving(tmp_path) -> None:
+    from proxyflow.connectors.file import FileConnector
+    from proxyflow.proxy import extract, is_resolved
+    from proxyflow.store import Store
+
+    with Store("binary-isinstance", FileConnector(str(tmp_path / "s"))) as store:
+        proxy = store.proxy(b"abc")
+        before = isinstance(proxy, bytes)
+        assert is_resolved(proxy)  # binary proxies resolve to answer isinstance
+        assert before == isinstance(extract(proxy), bytes)
+        assert bytes(proxy) == b"abc"
+        numbers = store.proxy([1, 2])
+        assert isinstance(numbers, list)
+        assert not is_resolved(numbers)
+
+
+def test_get_batch_return_exceptions_keeps_the_other_objects() -> None:
+    from proxyflow.connectors.local import LocalConnector
+    from proxyflow.serialize import SerializationError
+    from proxyflow.store import Store
+
+    class Undecodable:
+        def __reduce__(self) -> tuple[object, ...]:
+            return (int, ("not a number",))
+
+    with Store("batch-exceptions", LocalConnector()) as store:
+        keys = store.put_batch(["a", Undecodable(), "c"])
+        values = store.get_batch(keys, evict=True, return_exceptions=True)
+        assert values[0] == "a"
+        assert isinstance(values[1], SerializationError)
+        assert values[2] == "c"
+        with pytest.raises(SerializationError):
+            store.get_batch(store.put_batch([Undecodable()]))

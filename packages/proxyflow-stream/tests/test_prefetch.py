@@ -178,3 +178,29 @@ def test_closing_with_objects_resolved_ahead_leaks_no_thread(
 def test_prefetch_must_not_be_negative(new_subscriber: Factory) -> None:
     with pytest.raises(ValueError, match="prefetch"):
         StreamConsumer(new_subscriber("t"), prefetch=-1)
+
+
+class Undecodable:
+    """Pickles fine; unpickling raises (int("x")), so its read fails in the consumer."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (int, ("not a number",))
+
+
+def test_an_undecodable_object_in_a_batched_read_loses_none_of_the_others(
+    publisher: Any, store: Store, spy: Any, new_subscriber: Factory
+) -> None:
+    from proxyflow.serialize import SerializationError
+
+    produce(publisher, store, ["a", "b", Undecodable(), "c", "d"])
+    with StreamConsumer(
+        new_subscriber("t"), timeout=5, prefetch=8, store_overrides={store.name: store}
+    ) as consumer:
+        assert consumer.next_object() == "a"
+        assert consumer.next_object() == "b"
+        with pytest.raises(SerializationError):
+            consumer.next_object()
+        assert consumer.next_object() == "c"
+        assert consumer.next_object() == "d"
+    assert spy.calls["get_batch"] >= 1  # the objects were read in a batch
+    wait_no_prefetch_thread()

@@ -15,6 +15,7 @@ from proxyflow.serialize import (
     CUSTOM_SERIALIZER,
     DEFAULT_SERIALIZER,
     BytesLike,
+    SerializationError,
     Deserializer,
     Serializer,
     UnknownSerializerError,
@@ -386,7 +387,12 @@ class Store:
         return value
 
     def get_batch(
-        self, keys: Sequence[Key], *, default: Any = None, evict: bool = False
+        self,
+        keys: Sequence[Key],
+        *,
+        default: Any = None,
+        evict: bool = False,
+        return_exceptions: bool = False,
     ) -> list[Any]:
         """Return the objects under several keys, fetching misses in one connector call.
 
@@ -394,13 +400,18 @@ class Store:
             keys: Keys returned by :meth:`put` or :meth:`put_batch`.
             default: Returned in place of each missing object.
             evict: Also remove the objects from storage and from the cache.
+            return_exceptions: Put the ``SerializationError`` of an object that
+                cannot be deserialized in its place instead of raising. With
+                ``evict=True`` this is how a caller keeps the batch's other
+                objects: raising would lose them, since they were already evicted.
 
         Returns:
-            The objects (or ``default``), in the order of ``keys``.
+            The objects (or ``default``, or an exception), in the order of ``keys``.
 
         Raises:
             StoreClosedError: If the store is closed.
-            SerializationError: If stored bytes cannot be deserialized.
+            SerializationError: If stored bytes cannot be deserialized and
+                ``return_exceptions`` is false.
         """
         self._check_open()
         start = time.perf_counter()
@@ -430,7 +441,13 @@ class Store:
                 if i in cached:
                     results[i] = cached[i]
                     continue
-                results[i] = self._deserializer(data)
+                try:
+                    results[i] = self._deserializer(data)
+                except SerializationError as exc:
+                    if not return_exceptions:
+                        raise
+                    results[i] = exc
+                    continue
                 if not evict:
                     self._cache.put(_cache_id(keys[i]), results[i])
         if not evict:
@@ -475,8 +492,9 @@ class Store:
     ) -> Proxy[T]:
         """Store ``obj`` now and return a lazy proxy of it.
 
-        The proxy reports ``type(obj)`` for ``isinstance`` without resolving,
-        and pickles to a few hundred bytes at most (the store config and key).
+        The proxy reports ``type(obj)`` for ``isinstance`` without resolving
+        (except for binary objects, which come back as the buffer type the
+        connector returns, so ``isinstance`` resolves them), and pickles to a few hundred bytes at most (the store config and key).
 
         Args:
             obj: The object.
@@ -504,7 +522,9 @@ class Store:
             if name == self._serializer_name:
                 name = None
         key = self.put(obj, serializer=serializer)
-        return Proxy(self._factory(key, evict=evict, target_type=type(obj), deserializer=name))
+        return Proxy(
+            self._factory(key, evict=evict, target_type=_reported_type(obj), deserializer=name)
+        )
 
     def proxy_batch(self, objs: Sequence[Any], *, evict: bool = False) -> list[Proxy[Any]]:
         """Store several objects with one connector call and return a proxy of each.
@@ -522,7 +542,7 @@ class Store:
         """
         keys = self.put_batch(objs)
         return [
-            Proxy(self._factory(key, evict=evict, target_type=type(obj)))
+            Proxy(self._factory(key, evict=evict, target_type=_reported_type(obj)))
             for key, obj in zip(keys, objs, strict=True)
         ]
 
@@ -685,3 +705,16 @@ def _select(
             "must pass their own); or register it with register_serializer()"
         )
     return CUSTOM_SERIALIZER, serializer, deserializer
+
+
+_BINARY = (bytes, bytearray, memoryview)
+
+
+def _reported_type(obj: object) -> type | None:
+    """Return the type an unresolved proxy of ``obj`` reports, or ``None``.
+
+    Binary objects travel untagged and come back as whatever buffer type the
+    connector returns (``bytes``, ``bytearray`` or ``memoryview``), so their
+    proxies report no type and resolve to answer ``isinstance`` truthfully.
+    """
+    return None if isinstance(obj, _BINARY) else type(obj)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from proxyflow.serialize import get_serializer
+from proxyflow.serialize import SerializationError, get_serializer
 from proxyflow.store import Store, get_or_create_store, get_store
 from proxyflow.stream._closing import ClosesOnExit, close_stores
 from proxyflow.stream._prefetch import FAILED, OK, Entry, Prefetcher, PrefetchStopped
@@ -454,9 +454,11 @@ class StreamConsumer(ClosesOnExit):
             values: list[Any] | None = None
             if len(group) > 1:
                 try:
-                    values = target.get_batch([g[1] for g in group], default=_MISSING, evict=evict)
+                    values = target.get_batch(
+                        [g[1] for g in group], default=_MISSING, evict=evict, return_exceptions=True
+                    )
                 except Exception:
-                    values = None  # resolve one by one below, each reporting its own error
+                    values = None  # nothing was read: resolve one by one, each with its error
             for k, g in enumerate(group):
                 if values is None:
                     try:
@@ -465,6 +467,8 @@ class StreamConsumer(ClosesOnExit):
                         entries.append((FAILED, exc, None))
                 elif values[k] is _MISSING:
                     entries.append((FAILED, StreamObjectMissingError(g[1], target.name), None))
+                elif isinstance(values[k], SerializationError):
+                    entries.append((FAILED, values[k], None))
                 else:
                     entries.append((OK, values[k], g[3]))
         return entries

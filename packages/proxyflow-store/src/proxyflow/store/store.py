@@ -15,8 +15,8 @@ from proxyflow.serialize import (
     CUSTOM_SERIALIZER,
     DEFAULT_SERIALIZER,
     BytesLike,
-    SerializationError,
     Deserializer,
+    SerializationError,
     Serializer,
     UnknownSerializerError,
     get_serializer,
@@ -494,7 +494,8 @@ class Store:
 
         The proxy reports ``type(obj)`` for ``isinstance`` without resolving
         (except for binary objects, which come back as the buffer type the
-        connector returns, so ``isinstance`` resolves them), and pickles to a few hundred bytes at most (the store config and key).
+        connector returns, so ``isinstance`` resolves them), and pickles to a
+        few hundred bytes at most (the store config and key).
 
         Args:
             obj: The object.

@@ -57,5 +57,14 @@ class PublisherClosedError(RedisShimError, RuntimeError):
     """``send_message`` was called on a closed publisher."""
 
 
+class PublishRejectedError(RedisShimError, RuntimeError):
+    """Redis answered a ``PUBLISH`` or ``RPUSH`` with an error (an ACL denial, say).
+
+    Publishers confirm sends in the background, so this is raised by a later
+    ``send_message``, by ``flush()`` or by ``close()``; the message names the
+    server's reply.
+    """
+
+
 class InvalidBrokerURLError(RedisShimError, ValueError):
     """The URL is not one redis-py understands (``redis://``, ``rediss://``, ``unix://``)."""

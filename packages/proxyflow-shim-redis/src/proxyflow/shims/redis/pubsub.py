@@ -27,8 +27,11 @@ class RedisPublisher(_RedisPublisherBase):
 
     * **Ordering**: messages from one publisher on one topic arrive in order
       (one connection at a time, and Redis delivers in order).
-    * **Blocking**: ``send_message`` returns once Redis has accepted the
-      message; it waits at most ``socket_timeout`` for the server.
+    * **Blocking**: ``send_message`` returns once the message is written to
+      the connection; Redis's confirmation is read in the background (on later
+      sends, :meth:`flush` and :meth:`close`), so a rejected message surfaces
+      as :class:`~proxyflow.shims.redis.PublishRejectedError` from a later
+      call. At most ``max_unconfirmed`` messages wait for confirmation.
     * **Multi-producer**: any number of publishers may publish on a channel;
       one publisher may be shared by threads (redis-py pools its connections).
     * **Multi-consumer**: fan-out: every subscriber of the channel gets every message.
@@ -37,7 +40,7 @@ class RedisPublisher(_RedisPublisherBase):
       or when it is too slow and Redis cuts it off at its
       ``client-output-buffer-limit pubsub``. Use
       :class:`~proxyflow.shims.redis.RedisQueuePublisher` when messages must wait.
-    * **close()**: closes the connection pool; later sends raise
+    * **close()**: confirms what was sent, then closes the connection; later sends raise
       :class:`~proxyflow.shims.redis.PublisherClosedError`. Idempotent.
 
     The connection speaks RESP2 (see :mod:`proxyflow.shims.redis.connection`).
@@ -48,6 +51,8 @@ class RedisPublisher(_RedisPublisherBase):
         url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` or ``unix://...``.
         socket_timeout: Seconds a read or write may take.
         connect_timeout: Seconds connecting may take.
+        max_unconfirmed: Messages that may wait for Redis's confirmation
+            (``0``: confirm each send before returning, one round trip each).
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
@@ -73,8 +78,14 @@ class RedisPublisher(_RedisPublisherBase):
         *,
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
+        max_unconfirmed: int = 1024,
     ) -> None:
-        super().__init__(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
+        super().__init__(
+            url,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            max_unconfirmed=max_unconfirmed,
+        )
 
     def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
         """Publish ``message`` on the channel ``topic``.
@@ -85,12 +96,11 @@ class RedisPublisher(_RedisPublisherBase):
 
         Raises:
             PublisherClosedError: if the publisher was closed.
+            PublishRejectedError: if Redis rejected an earlier message.
             BrokerConnectionError: if Redis cannot be reached.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
-        payload = self._payload(topic, message)
-        with translate_errors(self._url, f"publishing on {topic!r}"):
-            self._client.publish(topic, payload)
+        self._send(f"publishing on {topic!r}", "PUBLISH", topic, self._payload(topic, message))
 
 
 class RedisSubscriber(_RedisSubscriberBase):

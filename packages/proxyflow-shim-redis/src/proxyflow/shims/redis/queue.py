@@ -20,8 +20,11 @@ class RedisQueuePublisher(_RedisPublisherBase):
 
     * **Ordering**: FIFO per topic: messages from one publisher on one topic are
       taken in the order sent.
-    * **Blocking**: ``send_message`` returns once Redis has stored the message
-      (at most ``socket_timeout``); lists are unbounded, so it never waits for room.
+    * **Blocking**: by default ``send_message`` returns once Redis has stored
+      the message (at most ``socket_timeout``); lists are unbounded, so it never
+      waits for room. With ``max_unconfirmed=n > 0`` up to ``n`` messages may
+      wait for Redis's confirmation (one round trip saved per message), read on
+      later sends, :meth:`flush` and :meth:`close`.
     * **Multi-producer**: any number of publishers may push to a topic; a
       publisher may be shared by threads.
     * **Multi-consumer**: work sharing: each message is taken by exactly one
@@ -29,14 +32,16 @@ class RedisQueuePublisher(_RedisPublisherBase):
     * **Loss**: none while Redis keeps its data: messages wait in the list when
       no consumer runs (persistence across a Redis restart depends on the
       server's RDB/AOF settings).
-    * **close()**: closes the connection pool; later sends raise
-      :class:`~proxyflow.shims.redis.PublisherClosedError`. Idempotent.
+    * **close()**: confirms what was sent, then closes the connection; later
+      sends raise :class:`~proxyflow.shims.redis.PublisherClosedError`. Idempotent.
 
     Args:
         url: ``redis://``, ``rediss://`` or ``unix://`` URL.
         prefix: Prefix of the list keys; the key of topic ``t`` is ``prefix + t``.
         socket_timeout: Seconds a read or write may take.
         connect_timeout: Seconds connecting may take.
+        max_unconfirmed: Messages that may wait for Redis's confirmation
+            (default ``0``: each send is confirmed before it returns).
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
@@ -62,8 +67,14 @@ class RedisQueuePublisher(_RedisPublisherBase):
         prefix: str = DEFAULT_QUEUE_PREFIX,
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
+        max_unconfirmed: int = 0,
     ) -> None:
-        super().__init__(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
+        super().__init__(
+            url,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            max_unconfirmed=max_unconfirmed,
+        )
         self._prefix = prefix
 
     @property
@@ -80,12 +91,12 @@ class RedisQueuePublisher(_RedisPublisherBase):
 
         Raises:
             PublisherClosedError: if the publisher was closed.
+            PublishRejectedError: if Redis rejected this (or an earlier) message.
             BrokerConnectionError: if Redis cannot be reached.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
         payload = self._payload(topic, message)
-        with translate_errors(self._url, f"pushing to {topic!r}"):
-            self._client.rpush(self._prefix + topic, payload)
+        self._send(f"pushing to {topic!r}", "RPUSH", self._prefix + topic, payload)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

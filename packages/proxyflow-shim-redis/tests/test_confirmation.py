@@ -30,6 +30,7 @@ def limited_url(redis_url: str) -> Iterator[str]:
         commands=["+@all"],
         keys=["allowed"],
         channels=["allowed"],
+        reset_channels=True,  # Redis 6.2 starts new users with allchannels
     )
     parts = urlsplit(redis_url)
     yield urlunsplit(parts._replace(netloc=f"{name}:{password}@{parts.hostname}:{parts.port}"))

@@ -193,6 +193,16 @@ def test_unwritable_store_dir_is_rejected(tmp_path: Path) -> None:
         store_dir.chmod(0o700)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux procfs")
+def test_store_dir_that_even_root_cannot_write_is_rejected() -> None:
+    # procfs refuses writes to everyone, root included, so this runs where the
+    # 0o500 test above must skip.
+    with pytest.raises(StoreDirectoryError, match="not writable"):
+        FileConnector("/proc/self")
+    with pytest.raises(StoreDirectoryError, match="cannot create"):
+        FileConnector("/proc/proxyflow-no-such-dir")
+
+
 def test_close_keeps_data(tmp_path: Path) -> None:
     connector = FileConnector(tmp_path / "objects")
     key = connector.put(b"still here")

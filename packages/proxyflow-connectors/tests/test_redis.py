@@ -166,7 +166,7 @@ def test_explicit_parsers(redis_url: str, prefix: str, parser: str) -> None:
     assert connector.get_batch(keys) == [payload, b""]
     assert connector.get(keys[0], evict=True) == payload
     assert connector.get(keys[0]) is None
-    connection = connector._pool.get_connection()
+    connection = connector._pool.get_connection(*connector._connection_args)
     try:
         assert type(connection._parser) is expected
     finally:

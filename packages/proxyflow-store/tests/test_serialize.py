@@ -251,10 +251,18 @@ def test_register_get_and_reverse_lookup() -> None:
 
 
 def test_register_conflict_and_overwrite() -> None:
-    register_serializer("test-conflict", _dumps, _loads)
+    # Functions of its own: the registry is global, and a reverse lookup of
+    # _dumps in another test must not find this name (tests may run in any order).
+    def dumps(obj: object) -> bytes:
+        return repr(obj).encode()
+
+    def loads(data: bytes) -> str:
+        return bytes(data).decode()
+
+    register_serializer("test-conflict", dumps, loads)
     with pytest.raises(SerializerExistsError):
-        register_serializer("test-conflict", _dumps, lambda d: d)
-    register_serializer("test-conflict", _dumps, str, overwrite=True)
+        register_serializer("test-conflict", dumps, lambda d: d)
+    register_serializer("test-conflict", dumps, str, overwrite=True)
     assert get_serializer("test-conflict")[1] is str
 
 

@@ -1,0 +1,43 @@
+"""The private redis-server used by every test suite."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from proxyflow.testing.redis_server import (
+    RedisServer,
+    RedisServerUnavailableError,
+    find_redis_server,
+)
+
+
+def _ping(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(16)
+
+
+def test_server_starts_answers_and_stops() -> None:
+    if find_redis_server() is None:
+        pytest.skip("no redis-server binary on this machine")
+    with RedisServer() as server:
+        assert server.url == f"redis://127.0.0.1:{server.port}/0"
+        assert _ping(server.port).startswith(b"+PONG")
+        port = server.port
+    with pytest.raises(OSError):
+        _ping(port)
+
+
+def test_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("proxyflow.testing.redis_server.find_redis_server", lambda: None)
+    with pytest.raises(RedisServerUnavailableError, match="PROXYFLOW_REDIS_URL"):
+        RedisServer().start()
+
+
+def test_redis_url_fixture_points_at_a_live_server(redis_url: str) -> None:
+    host_port = redis_url.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    assert host in {"127.0.0.1", "localhost"}
+    assert _ping(int(port)).startswith(b"+PONG")

@@ -2,7 +2,7 @@
 
 Run it with ``python -m proxyflow_bench`` (from ``benchmarks/`` or with
 ``PYTHONPATH=benchmarks``), ``hatch run bench:run`` or ``proxyflow bench``.
-The entry point is :func:`proxyflow_bench.cli.main`.
+The entry point is `proxyflow_bench.cli.main`.
 """
 
 from __future__ import annotations

@@ -96,13 +96,14 @@ class BenchResources:
     """Starts (or finds) what the run shares: a Redis server and a file-store directory.
 
     Redis: ``PROXYFLOW_REDIS_URL`` when set, else a private ``redis-server``
-    started with :class:`proxyflow.testing.redis_server.RedisServer`. Its
-    pub/sub output-buffer limit is lifted (16 MiB messages would otherwise
-    trip the default 32 MB hard limit); on a server that refuses
-    ``CONFIG SET`` the default stays and the window keeps messages under it.
+    started with
+    [`proxyflow.testing.redis_server.RedisServer`][proxyflow.testing.redis_server.RedisServer].
+    Its pub/sub output-buffer limit is lifted (16 MiB messages would otherwise trip the
+    default 32 MB hard limit); on a server that refuses ``CONFIG SET`` the default stays
+    and the window keeps messages under it.
 
     Files: a fresh directory under ``/dev/shm`` when present, else the temp dir;
-    removed on :meth:`close`.
+    removed on `close`.
     """
 
     def __init__(self, need_redis: bool = True) -> None:

@@ -17,7 +17,7 @@ is system-wide on Linux, so it is comparable across processes):
 * ``FLUSH``: the producer waits until the consumer took everything before it.
 * ``DONE``: end of the trial.
 
-The consumer acknowledges over a one-way :mod:`multiprocessing` pipe with its
+The consumer acknowledges over a one-way `multiprocessing` pipe with its
 cumulative count of consumed objects (every ``ack_every`` data objects, and
 after every other tagged object), which bounds what is in flight: pub/sub never
 drops and the stores never fill up.
@@ -64,11 +64,11 @@ class ProducerChannel(Protocol):
     """Total bytes this channel handed to the broker so far (events or payloads)."""
 
     def prepare(self, obj: Any) -> Any:
-        """Return what :meth:`send` sends for the trial object (done once per trial)."""
+        """Return what `send` sends for the trial object (done once per trial)."""
         ...
 
     def send(self, obj: Any, ts_ns: int, tag: int) -> None:
-        """Send ``obj`` (from :meth:`prepare`, or a small bytes object) with its time and tag."""
+        """Send ``obj`` (from `prepare`, or a small bytes object) with its time and tag."""
         ...
 
     def close(self) -> None:

@@ -258,7 +258,7 @@ class RawClaimCheckProducer:
 
 
 class RawInlineConsumer:
-    """Receives payloads sent by :class:`RawInlineProducer`."""
+    """Receives payloads sent by `RawInlineProducer`."""
 
     def __init__(self, config: Config, env: dict[str, Any]) -> None:
         self._notify = _notifier(config, env, "consumer")
@@ -280,7 +280,7 @@ class RawInlineConsumer:
 
 
 class RawClaimCheckConsumer:
-    """Receives keys from :class:`RawClaimCheckProducer`; reads and removes in one step."""
+    """Receives keys from `RawClaimCheckProducer`; reads and removes in one step."""
 
     def __init__(self, config: Config, env: dict[str, Any]) -> None:
         self._notify = _notifier(config, env, "consumer")

@@ -408,6 +408,6 @@ def markdown_tables(document: dict[str, Any]) -> str:
 
 
 def write_markdown(path: str, document: dict[str, Any]) -> None:
-    """Write :func:`markdown_tables` of a run to ``path``."""
+    """Write `markdown_tables` of a run to ``path``."""
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(markdown_tables(document))

@@ -3,7 +3,7 @@
 Each pair is two ``spawn``-context processes. The parent talks to each over a
 duplex pipe (``("trial", spec)`` -> ``("result", dict)`` or ``("error", text)``)
 and the consumer acknowledges to the producer over a one-way pipe (see
-:mod:`proxyflow_bench.protocol`). A pair lives for all sizes and repeats of its
+`proxyflow_bench.protocol`). A pair lives for all sizes and repeats of its
 configuration, so process start-up and connection set-up are never measured.
 """
 
@@ -97,7 +97,7 @@ class Pair:
 
     Args:
         system: ``"raw"``, ``"proxyflow"`` or ``"proxystore"``.
-        config_name: A key of :data:`proxyflow_bench.spec.CONFIGS`.
+        config_name: A key of `proxyflow_bench.spec.CONFIGS`.
         env: Addresses and paths (``topic``, ``prefix``, ``zmq_address``,
             ``redis_url``, ``file_dir``, ``mp_queue``...), picklable.
     """

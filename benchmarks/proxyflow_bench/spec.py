@@ -31,7 +31,7 @@ class Config:
     Attributes:
         name: Short name used on the command line and in the JSON (``"zmq-file"``).
         broker: ``"zmq"``, ``"redis"`` (pub/sub), ``"redisq"`` (list queue) or ``"queue"``
-            (a :mod:`multiprocessing` queue).
+            (a `multiprocessing` queue).
         store: ``"inline"`` (the object travels in the event), ``"file"`` or ``"redis"``.
         title: Human-readable description.
     """

@@ -113,7 +113,7 @@ def run_suite(
     """Run every trial and return one row per (config, kind, size, system).
 
     Each row holds ``trials`` (per repeat), ``median``, ``spread`` and
-    ``errors``; ratios are added by :func:`proxyflow_bench.report.add_ratios`.
+    ``errors``; ratios are added by `proxyflow_bench.report.add_ratios`.
     """
     say = progress or (lambda _msg: None)
     ctx = mp.get_context("spawn")

@@ -36,5 +36,5 @@ def flat_buffer(data: bytes | bytearray | memoryview) -> FlatBuffer:
 
 
 def flat_buffers(datas: Sequence[bytes | bytearray | memoryview]) -> list[FlatBuffer]:
-    """Apply :func:`flat_buffer` to each of ``datas``."""
+    """Apply `flat_buffer` to each of ``datas``."""
     return [flat_buffer(data) for data in datas]

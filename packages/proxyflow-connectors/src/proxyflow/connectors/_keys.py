@@ -24,7 +24,7 @@ _PREFIX_BYTES = 8
 
 
 class _KeySource:
-    """The process-wide prefix and counter behind :func:`new_key`."""
+    """The process-wide prefix and counter behind `new_key`."""
 
     __slots__ = ("counter", "prefix")
 
@@ -60,14 +60,14 @@ def new_key() -> str:
 
 
 def new_keys(count: int) -> list[str]:
-    """Return ``count`` fresh keys (see :func:`new_key`)."""
+    """Return ``count`` fresh keys (see `new_key`)."""
     source = _SOURCE
     prefix, counter = source.prefix, source.counter
     return [f"{prefix}{next(counter):x}" for _ in range(count)]
 
 
 def check_key(key: Any) -> str:
-    """Return ``key`` if it is a well-formed key, else raise :class:`InvalidKeyError`.
+    """Return ``key`` if it is a well-formed key, else raise `InvalidKeyError`.
 
     A well-formed key is a ``str`` of 1 to 128 ASCII letters, digits, ``_`` or
     ``-``: it can never name a path outside a store directory, a hidden file or

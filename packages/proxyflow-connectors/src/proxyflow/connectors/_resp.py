@@ -39,7 +39,7 @@ def command(*args: bytes) -> bytes:
 def set_header(name: bytes, size: int) -> bytes:
     """Return the framing of ``SET name <value>`` up to the value (``size`` bytes), exclusive.
 
-    The value and then :data:`CRLF` must follow.
+    The value and then `CRLF` must follow.
     """
     return b"%b$%d\r\n%b\r\n$%d\r\n" % (_SET, len(name), name, size)
 

@@ -1,9 +1,10 @@
 """Errors raised by the proxyflow connectors.
 
-Every error derives from :class:`ConnectorError`, and each one also derives
-from the built-in exception a caller would naturally catch (``ConnectionError``,
-``OSError``, ``ValueError``, ``ImportError``, ``LookupError``), so code that
-knows nothing about proxyflow still handles them sensibly.
+Every error derives from [`ConnectorError`][proxyflow.connectors.exceptions.ConnectorError],
+and each one also derives from the built-in exception a caller would naturally
+catch (``ConnectionError``, ``OSError``, ``ValueError``, ``ImportError``,
+``LookupError``), so code that knows nothing about proxyflow still handles them
+sensibly.
 
 Hierarchy:
 
@@ -38,7 +39,7 @@ class ConnectorError(Exception):
 class ConnectorConnectionError(ConnectorError, ConnectionError):
     """The storage server could not be reached or stopped answering.
 
-    Raised by :class:`~proxyflow.connectors.redis.RedisConnector` when a
+    Raised by [`RedisConnector`][proxyflow.connectors.redis.RedisConnector] when a
     connection cannot be opened within ``connect_timeout`` or a reply does not
     arrive within ``socket_timeout``. The message names the server URL with any
     password removed.
@@ -46,10 +47,11 @@ class ConnectorConnectionError(ConnectorError, ConnectionError):
 
 
 class StoreDirectoryError(ConnectorError, OSError):
-    """The directory given to a :class:`~proxyflow.connectors.file.FileConnector` is unusable.
+    """The directory given to a file connector is unusable.
 
-    Raised at construction when the path exists but is not a directory, cannot
-    be created, or is not writable by this process. The message names the path.
+    Raised by [`FileConnector`][proxyflow.connectors.file.FileConnector] at construction
+    when the path exists but is not a directory, cannot be created, or is not
+    writable by this process. The message names the path.
     """
 
 

@@ -72,8 +72,9 @@ class FileConnector:
     * **Private files**: directories it creates get mode ``0o700`` and files
       ``0o600``. An existing directory is used as it is.
     * **No extra copies**: writes hand the caller's buffer to ``os.write``
-      (:meth:`put_parts` hands all pieces to one ``os.writev``); reads fill a
-      ``bytearray`` of the file's size with ``os.readv`` and return it.
+      ([`put_parts`][proxyflow.connectors.file.FileConnector.put_parts] hands
+      all pieces to one ``os.writev``); reads fill a ``bytearray`` of the file's
+      size with ``os.readv`` and return it.
     * **Evict once**: ``get(key, evict=True)`` reads the file, then unlinks it;
       only one ``unlink`` of a name can succeed, so when several processes
       evict the same key exactly one gets the bytes and the others get
@@ -81,7 +82,8 @@ class FileConnector:
     * **close() keeps data**: unless ``clear_on_close=True``, in which case it
       deletes only the files this instance wrote (and the directories it
       created, if they are then empty). That flag is never part of
-      :meth:`config`, so a rebuilt connector never deletes anything.
+      [`config`][proxyflow.connectors.file.FileConnector.config], so a rebuilt
+      connector never deletes anything.
 
     Keys are a random per-process prefix plus a counter (17 or more hex
     digits), distinct across processes and connector instances.
@@ -105,8 +107,9 @@ class FileConnector:
 
         Args:
             store_dir: Directory holding the objects; made absolute.
-            clear_on_close: Whether :meth:`close` deletes the files this instance
-                wrote. Never carried over by :meth:`config`.
+            clear_on_close: Whether [`close`][proxyflow.connectors.file.FileConnector.close]
+                deletes the files this instance wrote. Never carried over by
+                [`config`][proxyflow.connectors.file.FileConnector.config].
 
         Raises:
             StoreDirectoryError: ``store_dir`` is a file, cannot be created or
@@ -201,7 +204,8 @@ class FileConnector:
         reader that opened the file earlier still reads all of it.
 
         Raises:
-            InvalidKeyError: ``key`` could not have been returned by :meth:`put`.
+            InvalidKeyError: ``key`` could not have been returned by
+                [`put`][proxyflow.connectors.file.FileConnector.put].
             ConnectorError: The file was truncated while being read.
         """
         data = self._read(self._base + check_key(key), evict=evict)
@@ -259,7 +263,8 @@ class FileConnector:
         """Build a connector on the directory named by ``config``; it never clears on close.
 
         Raises:
-            InvalidConfigError: ``config`` is not the output of :meth:`config`.
+            InvalidConfigError: ``config`` is not the output of
+                [`config`][proxyflow.connectors.file.FileConnector.config].
             StoreDirectoryError: The directory is unusable in this process.
         """
         check_config(cls.kind, config, required=("store_dir",))

@@ -39,17 +39,21 @@ _SHELVES_LOCK = threading.Lock()
 class LocalConnector:
     """Keeps objects in a ``dict`` of this process, behind a lock.
 
-    Objects are copied into immutable ``bytes`` by :meth:`put`, so callers may
-    reuse their buffers. Reads return that ``bytes`` object without a copy.
+    Objects are copied into immutable ``bytes`` by
+    [`put`][proxyflow.connectors.local.LocalConnector.put], so callers may reuse
+    their buffers. Reads return that ``bytes`` object without a copy.
 
-    **It cannot cross processes.** :meth:`config` names this instance by an id,
-    and :meth:`from_config` in the *same* process returns a connector sharing
-    the same objects (this is how a store rebuilds itself from a config). In any
-    other process, or once every connector sharing the data has been
-    garbage-collected, :meth:`from_config` raises
-    :class:`~proxyflow.connectors.exceptions.UnknownConnectorInstanceError`.
-    Use :class:`~proxyflow.connectors.file.FileConnector` or
-    :class:`~proxyflow.connectors.redis.RedisConnector` between processes.
+    **It cannot cross processes.** [`config`][proxyflow.connectors.local.LocalConnector.config]
+    names this instance by an id, and
+    [`from_config`][proxyflow.connectors.local.LocalConnector.from_config] in
+    the *same* process returns a connector sharing the same objects (this is how
+    a store rebuilds itself from a config). In any other process, or once every
+    connector sharing the data has been garbage-collected,
+    [`from_config`][proxyflow.connectors.local.LocalConnector.from_config] raises
+    [`UnknownConnectorInstanceError`][proxyflow.connectors.UnknownConnectorInstanceError].
+    Use [`FileConnector`][proxyflow.connectors.file.FileConnector] or
+    [`RedisConnector`][proxyflow.connectors.redis.RedisConnector] between
+    processes.
 
     Example:
         ```python
@@ -138,10 +142,12 @@ class LocalConnector:
         """Return a connector sharing the objects of the live connector named by ``config``.
 
         Args:
-            config: The output of :meth:`config` of a connector of this process.
+            config: The output of [`config`][proxyflow.connectors.local.LocalConnector.config]
+                of a connector of this process.
 
         Raises:
-            InvalidConfigError: ``config`` is not the output of :meth:`config`.
+            InvalidConfigError: ``config`` is not the output of
+                [`config`][proxyflow.connectors.local.LocalConnector.config].
             UnknownConnectorInstanceError: ``config`` comes from another process,
                 or no connector sharing that data is alive any more.
         """

@@ -83,23 +83,24 @@ class RedisConnector:
     * **Lazy**: construction does no I/O; the first command connects.
     * **Bounded waits**: connecting takes at most ``connect_timeout`` seconds and
       each reply at most ``socket_timeout`` seconds; failures raise
-      :class:`~proxyflow.connectors.exceptions.ConnectorConnectionError` naming
+      [`ConnectorConnectionError`][proxyflow.connectors.exceptions.ConnectorConnectionError] naming
       the URL without its password. Commands are never retried, so a
       ``GETDEL`` whose reply was lost is not run twice.
     * **One round trip** per batch: ``put_batch`` and ``get_batch(evict=True)``
       are pipelined, ``get_batch`` is one ``MGET``; ``get(evict=True)`` is one
       ``GETDEL`` (or, on Redis < 6.2, one ``MULTI``/``EXEC`` of ``MGET`` + ``DEL``).
     * **No copies of values on write**: ``put``, ``put_batch`` and
-      :meth:`put_parts` write the ``SET`` framing themselves and hand large
-      values (``bytes``, ``bytearray``, memoryviews, the pieces of a pickled
-      numpy array) to the socket as they are, with the same timeouts, errors
-      and connection pool as every other command, and whichever reply
-      parser (hiredis or pure Python) is in use.
+      [`put_parts`][proxyflow.connectors.redis.RedisConnector.put_parts] write the
+      ``SET`` framing themselves and hand large values (``bytes``, ``bytearray``,
+      memoryviews, the pieces of a pickled numpy array) to the socket as they are,
+      with the same timeouts, errors and connection pool as every other command, and
+      whichever reply parser (hiredis or pure Python) is in use.
     * **Thread-safe**: commands share redis-py's connection pool.
     * **No secrets in config()**: the password may come from the URL or from
       the environment variable named by ``password_env`` (by default
-      ``PROXYFLOW_REDIS_PASSWORD``); :meth:`config` keeps only the variable's
-      name, so another process must get the password from its environment.
+      ``PROXYFLOW_REDIS_PASSWORD``); [`config`][proxyflow.connectors.redis.RedisConnector.config]
+      keeps only the variable's name, so another process must get the password
+      from its environment.
     * RESP2 is used deliberately (redis-py's RESP3 path is slower for our use).
 
     It has no ``stats()``: counting keys needs an O(N) ``SCAN`` of the whole
@@ -142,7 +143,8 @@ class RedisConnector:
                 when the URL has none; ``None`` means ``PROXYFLOW_REDIS_PASSWORD``.
             parser: Reply parser: ``"auto"`` (hiredis when installed),
                 ``"python"`` (redis-py's pure-Python parser) or ``"hiredis"``.
-                A local performance choice, not part of :meth:`config`.
+                A local performance choice, not part of
+                [`config`][proxyflow.connectors.redis.RedisConnector.config].
 
         Raises:
             MissingDependencyError: redis-py (or hiredis, if asked for) is missing.
@@ -218,7 +220,7 @@ class RedisConnector:
         goes back to the pool clean; the first error reply is then raised. Any
         other failure closes the connection. Timeouts and connection errors are
         redis-py's (the connection's socket timeout applies) and reach the
-        caller through :meth:`_translate_errors`.
+        caller through `_translate_errors`.
         """
         pool = self._pool
         connection = pool.get_connection(*self._connection_args)
@@ -288,7 +290,8 @@ class RedisConnector:
         """Return the bytes under ``key`` or ``None``; with ``evict`` also remove them.
 
         Raises:
-            InvalidKeyError: ``key`` could not have been returned by :meth:`put`.
+            InvalidKeyError: ``key`` could not have been returned by
+                [`put`][proxyflow.connectors.redis.RedisConnector.put].
             ConnectorConnectionError: The server cannot be reached.
         """
         name = self._name(key)
@@ -368,10 +371,11 @@ class RedisConnector:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RedisConnector:
-        """Build a connector from :meth:`config` output; the password comes from the environment.
+        """Build a connector from `config` output; the password comes from the environment.
 
         Raises:
-            InvalidConfigError: ``config`` is not the output of :meth:`config`.
+            InvalidConfigError: ``config`` is not the output of
+                [`config`][proxyflow.connectors.redis.RedisConnector.config].
         """
         check_config(
             cls.kind,
@@ -392,7 +396,7 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
     "connect_timeout": 5.0,
     "password_env": None,
 }
-"""Constructor defaults that :meth:`RedisConnector.config` leaves out."""
+"""Constructor defaults that `RedisConnector.config` leaves out."""
 
 
 def _parser_class(choice: str) -> type[Any] | None:

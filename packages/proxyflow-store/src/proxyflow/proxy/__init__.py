@@ -1,10 +1,11 @@
 """Transparent lazy proxies.
 
-A :class:`Proxy` stands for an object that a *factory* produces on first use.
-It behaves like the object for almost every operation, but ``repr``,
-``isinstance`` (with a factory ``target_type``) and pickling never resolve it.
+A [`Proxy`][proxyflow.proxy.proxy.Proxy] stands for an object that a *factory*
+produces on first use. It behaves like the object for almost every operation,
+but ``repr``, ``isinstance`` (with a factory ``target_type``) and pickling never
+resolve it.
 
-Example:
+Examples:
     >>> from proxyflow.proxy import Proxy, extract, is_resolved
     >>> p = Proxy(lambda: 40)
     >>> is_resolved(p)

@@ -1,10 +1,12 @@
-"""Errors raised by :mod:`proxyflow.proxy`.
+"""Errors raised by [`proxyflow.proxy`][proxyflow.proxy].
 
-Hierarchy::
+Hierarchy:
 
-    Exception
-     └── ProxyError                 base of every proxy error
-          └── ProxyResolveError     the factory failed; ``__cause__`` holds why
+```text
+Exception
+ └── ProxyError                 base of every proxy error
+      └── ProxyResolveError     the factory failed; ``__cause__`` holds why
+```
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ __all__ = ["ProxyError", "ProxyResolveError"]
 
 
 class ProxyError(Exception):
-    """Base class of the errors raised by :mod:`proxyflow.proxy`."""
+    """Base class of the errors raised by [`proxyflow.proxy`][proxyflow.proxy]."""
 
 
 class ProxyResolveError(ProxyError):
@@ -22,7 +24,7 @@ class ProxyResolveError(ProxyError):
     The original exception is chained as ``__cause__``. A failed resolution is
     not cached: the next use of the proxy calls the factory again.
 
-    Example:
+    Examples:
         >>> from proxyflow.proxy import Proxy, ProxyResolveError
         >>> p = Proxy(lambda: 1 / 0)
         >>> try:

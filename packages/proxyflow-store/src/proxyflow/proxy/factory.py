@@ -1,4 +1,4 @@
-"""The :class:`Factory` protocol: what a :class:`~proxyflow.proxy.Proxy` calls."""
+"""The `Factory` protocol: what a [`Proxy`][proxyflow.proxy.Proxy] calls."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class Factory(Protocol[T_co]):
     ``__reduce__`` tuple that rebuilds ``Proxy(self)`` in one step (store
     factories use it to keep proxy pickles under 200 bytes).
 
-    Example:
+    Examples:
         >>> class Answer:
         ...     target_type = int
         ...     def __call__(self) -> int:

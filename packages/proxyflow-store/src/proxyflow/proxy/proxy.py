@@ -1,4 +1,4 @@
-"""The transparent lazy :class:`Proxy`.
+"""The transparent lazy [`Proxy`][proxyflow.proxy.proxy.Proxy].
 
 A proxy wraps a zero-argument *factory*. The first operation that needs the
 real object (the *target*) calls the factory exactly once, under a per-proxy
@@ -12,7 +12,7 @@ operations never resolve:
 
 The class is written in plain Python rather than on top of a wrapper library
 so that these three behaviours, and the wrapping of factory errors in
-:class:`~proxyflow.proxy.exceptions.ProxyResolveError`, are fully under our
+[`ProxyResolveError`][proxyflow.proxy.exceptions.ProxyResolveError], are fully under our
 control.
 """
 
@@ -101,14 +101,14 @@ class Proxy(Generic[T]):
     copy or pickle of the proxy still resolves to what the factory returns.
 
     If the factory raises, the operation raises
-    :class:`~proxyflow.proxy.exceptions.ProxyResolveError` chained to the
+    [`ProxyResolveError`][proxyflow.proxy.exceptions.ProxyResolveError] chained to the
     original error, and the next operation tries the factory again.
 
     Args:
         factory: A zero-argument callable returning the target. It must be
             picklable if the proxy is to be pickled.
 
-    Example:
+    Examples:
         >>> from proxyflow.proxy import Proxy, is_resolved
         >>> p = Proxy(lambda: [1, 2, 3])
         >>> is_resolved(p)
@@ -475,7 +475,7 @@ def is_resolved(proxy: Proxy[Any]) -> bool:
         ``True`` once the target is cached.
 
     Raises:
-        TypeError: If ``proxy`` is not a :class:`Proxy`.
+        TypeError: If ``proxy`` is not a [`Proxy`][proxyflow.proxy.proxy.Proxy].
     """
     _check(proxy)
     return bool(_get(proxy, _RESOLVED))
@@ -488,7 +488,7 @@ def resolve(proxy: Proxy[Any]) -> None:
         proxy: The proxy to resolve.
 
     Raises:
-        TypeError: If ``proxy`` is not a :class:`Proxy`.
+        TypeError: If ``proxy`` is not a [`Proxy`][proxyflow.proxy.proxy.Proxy].
         ProxyResolveError: If the factory raises.
     """
     _check(proxy)
@@ -505,10 +505,10 @@ def extract(proxy: Proxy[T]) -> T:
         The target object itself, not a copy.
 
     Raises:
-        TypeError: If ``proxy`` is not a :class:`Proxy`.
+        TypeError: If ``proxy`` is not a [`Proxy`][proxyflow.proxy.proxy.Proxy].
         ProxyResolveError: If the factory raises.
 
-    Example:
+    Examples:
         >>> from proxyflow.proxy import Proxy, extract
         >>> type(extract(Proxy(lambda: {"a": 1})))
         <class 'dict'>
@@ -527,7 +527,7 @@ def get_factory(proxy: Proxy[T]) -> Callable[[], T]:
         The callable the proxy was built with.
 
     Raises:
-        TypeError: If ``proxy`` is not a :class:`Proxy`.
+        TypeError: If ``proxy`` is not a [`Proxy`][proxyflow.proxy.proxy.Proxy].
     """
     _check(proxy)
     factory: Callable[[], T] = _get(proxy, _FACTORY)

@@ -1,16 +1,21 @@
 """Tagged serialization with zero-copy out-of-band buffers, and named serializers.
 
-* :func:`serialize` / :func:`deserialize`: the default format (see
-  :mod:`proxyflow.serialize.format` for the byte layout). Binary data passes
-  through untouched, text is UTF-8, everything else is pickle protocol 5 with
-  its large buffers laid after the stream (one copy on write, none on read).
-* :func:`serialize_parts`: the same bytes as a list of pieces whose large
-  buffers are views of the object (no copy), for vectored writes.
-* :func:`register_serializer` / :func:`get_serializer` /
-  :func:`serializer_name`: a process-wide table of named formats that stores
-  record by name in their configs.
+* [`serialize`][proxyflow.serialize.format.serialize] /
+  [`deserialize`][proxyflow.serialize.format.deserialize]: the default format (see
+  [`proxyflow.serialize.format`][proxyflow.serialize.format] for the byte layout).
+  Binary data passes through untouched, text is UTF-8, everything else is pickle
+  protocol 5 with its large buffers laid after the stream (one copy on write, none
+  on read).
+* [`serialize_parts`][proxyflow.serialize.format.serialize_parts]: the same bytes
+  as a list of pieces whose large buffers are views of the object (no copy), for
+  vectored writes.
+* [`register_serializer`][proxyflow.serialize.registry.register_serializer] /
+  [`get_serializer`][proxyflow.serialize.registry.get_serializer] /
+  [`serializer_name`][proxyflow.serialize.registry.serializer_name]: a
+  process-wide table of named formats that stores record by name in their
+  configs.
 
-Example:
+Examples:
     >>> from proxyflow.serialize import deserialize, serialize
     >>> deserialize(serialize("héllo"))
     'héllo'

@@ -1,14 +1,17 @@
-"""Errors raised by :mod:`proxyflow.serialize`.
+"""Errors raised by [`proxyflow.serialize`][proxyflow.serialize].
 
-Hierarchy::
+Hierarchy:
 
-    Exception
-     └── SerializationError          an object could not be (de)serialized
-          ├── UnknownSerializerError no serializer registered under that name (also LookupError)
-          └── SerializerExistsError  the name is taken (or reserved)
+```text
+Exception
+ └── SerializationError          an object could not be (de)serialized
+      ├── UnknownSerializerError no serializer registered under that name (also LookupError)
+      └── SerializerExistsError  the name is taken (or reserved)
+```
 
 Errors raised by a pickler or by a malformed buffer are always wrapped in
-:class:`SerializationError` with the original exception as ``__cause__``.
+[`SerializationError`][proxyflow.serialize.exceptions.SerializationError] with
+the original exception as ``__cause__``.
 """
 
 from __future__ import annotations

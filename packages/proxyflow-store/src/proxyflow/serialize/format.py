@@ -4,27 +4,26 @@ Every payload that is not raw binary starts with a one-byte *tag*. The tags are
 ``0xF8``-``0xFB``: byte values that never start valid UTF-8 and rarely start
 binary formats, so raw binary payloads can almost always travel untagged.
 
-======  ===========  ==========================================================
-tag     name         body (after the tag byte)
-======  ===========  ==========================================================
-(none)  raw          any payload whose first byte is not ``0xF8``-``0xFB`` (or
-                     an empty payload) is raw binary data: the whole payload.
-0xF8    escaped raw  raw binary data that happens to start with a tag byte.
-0xF9    str          UTF-8 text.
-0xFA    pickle 5     header, pickle stream, out-of-band buffers (below).
-0xFB    (reserved)   rejected as an unknown tag.
-======  ===========  ==========================================================
+| tag    | name        | body (after the tag byte)                                       |
+|--------|-------------|-----------------------------------------------------------------|
+| (none) | raw         | the whole payload (empty, or not starting with a tag byte)      |
+| `0xF8` | escaped raw | raw binary data that happens to start with a tag byte           |
+| `0xF9` | str         | UTF-8 text                                                      |
+| `0xFA` | pickle 5    | header, pickle stream, out-of-band buffers (below)              |
+| `0xFB` | (reserved)  | rejected as an unknown tag                                      |
 
-Pickle 5 layout (all integers little-endian)::
+Pickle 5 layout (all integers little-endian):
 
-    offset        size       field
-    0             1          tag 0xFA
-    1             4          n: number of out-of-band buffers (uint32)
-    5             8          p: length of the pickle stream (uint64)
-    13            8 * n      length of each buffer (uint64)
-    13 + 8n       p          pickle stream (protocol 5)
-    ...           ...        buffer i, starting at the next multiple of 64
-                             bytes from the start of the payload (zero padding)
+```text
+offset        size       field
+0             1          tag 0xFA
+1             4          n: number of out-of-band buffers (uint32)
+5             8          p: length of the pickle stream (uint64)
+13            8 * n      length of each buffer (uint64)
+13 + 8n       p          pickle stream (protocol 5)
+...           ...        buffer i, starting at the next multiple of 64
+                         bytes from the start of the payload (zero padding)
+```
 
 Copies:
 
@@ -39,9 +38,10 @@ Copies:
   once. Deserializing passes memoryview slices of the input as ``buffers=``,
   so the rebuilt objects share memory with the input (zero copies). An array
   rebuilt from an immutable input (``bytes``) is therefore read-only.
-* :func:`serialize_parts` returns the same bytes as a list of pieces whose
-  out-of-band buffers are views of the object's memory (zero copies), for
-  connectors that write pieces with one vectored call.
+* [`serialize_parts`][proxyflow.serialize.format.serialize_parts] returns the
+  same bytes as a list of pieces whose out-of-band buffers are views of the
+  object's memory (zero copies), for connectors that write pieces with one
+  vectored call.
 
 Binary payloads come back in the buffer type the connector returns (for
 example ``bytes`` from Redis even if a ``bytearray`` was stored).
@@ -150,21 +150,22 @@ def _serialize_pickle(obj: Any) -> bytearray:
 
 
 def serialize_parts(obj: Any) -> list[bytes | bytearray | memoryview]:
-    """Serialize ``obj`` like :func:`serialize`, as a list of pieces, without copying buffers.
+    """Serialize ``obj`` like `serialize`, as a list of pieces, without copying buffers.
 
-    ``b"".join(serialize_parts(obj)) == serialize(obj)`` and :func:`deserialize`
-    reads the concatenation unchanged. For a pickled object the pieces are the
-    header, the pickle stream, the zero padding and each out-of-band buffer as
-    a memoryview of the object's own memory (a numpy array is **not** copied),
-    so a connector can write them with one vectored call (``os.writev``,
-    several ``sendall``) instead of gathering them first. Every piece is flat:
+    ``b"".join(serialize_parts(obj)) == serialize(obj)`` and
+    [`deserialize`][proxyflow.serialize.format.deserialize] reads the
+    concatenation unchanged. For a pickled object the pieces are the header, the
+    pickle stream, the zero padding and each out-of-band buffer as a memoryview
+    of the object's own memory (a numpy array is **not** copied), so a connector
+    can write them with one vectored call (``os.writev``, several ``sendall``)
+    instead of gathering them first. Every piece is flat:
     ``len(piece)`` is its size in bytes. Zero-length pieces are left out.
 
     The views share memory with ``obj``: write the pieces out before changing
     ``obj``.
 
     Args:
-        obj: Any object :func:`serialize` accepts.
+        obj: Any object [`serialize`][proxyflow.serialize.format.serialize] accepts.
 
     Returns:
         The pieces, in order: one piece for raw binary data and text.
@@ -172,7 +173,7 @@ def serialize_parts(obj: Any) -> list[bytes | bytearray | memoryview]:
     Raises:
         SerializationError: If ``obj`` cannot be pickled.
 
-    Example:
+    Examples:
         >>> from proxyflow.serialize import deserialize, serialize, serialize_parts
         >>> parts = serialize_parts({"a": [1, 2]})
         >>> b"".join(parts) == serialize({"a": [1, 2]})
@@ -208,7 +209,7 @@ def serialize(obj: Any) -> bytes | bytearray | memoryview:
     Raises:
         SerializationError: If ``obj`` cannot be pickled (a lambda, a lock...).
 
-    Example:
+    Examples:
         >>> from proxyflow.serialize import deserialize, serialize
         >>> data = b"abc"
         >>> serialize(data) is data
@@ -251,12 +252,13 @@ def _deserialize_pickle(view: memoryview) -> Any:
 
 
 def deserialize(data: bytes | bytearray | memoryview) -> Any:
-    """Rebuild the object that :func:`serialize` turned into ``data``.
+    """Rebuild the object that `serialize` turned into ``data``.
 
     Args:
-        data: A payload produced by :func:`serialize`. For pickled objects the
-            result may share memory with ``data`` (out-of-band buffers are not
-            copied), so do not modify ``data`` afterwards.
+        data: A payload produced by [`serialize`][proxyflow.serialize.format.serialize].
+            For pickled objects the result may share memory with ``data``
+            (out-of-band buffers are not copied), so do not modify ``data``
+            afterwards.
 
     Returns:
         The object. Raw binary payloads are returned as given.

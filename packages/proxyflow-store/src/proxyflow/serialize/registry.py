@@ -2,16 +2,16 @@
 
 A serializer is registered under a short name together with the matching
 deserializer. Stores record the *name* in their
-:class:`~proxyflow.store.StoreConfig`, and a process that rebuilds the store
+[`StoreConfig`][proxyflow.store.StoreConfig], and a process that rebuilds the store
 looks the pair up again by that name, so every process that reads the data
 must have registered the same name (usually at import time of the module that
 defines it).
 
-``"default"`` is the tagged format of :mod:`proxyflow.serialize.format`.
+``"default"`` is the tagged format of [`proxyflow.serialize.format`][proxyflow.serialize.format].
 ``"default"`` and ``"custom"`` are reserved (``"custom"`` marks an
 unregistered callable in a config).
 
-Example:
+Examples:
     >>> import json
     >>> from proxyflow.serialize import get_serializer, register_serializer
     >>> register_serializer(
@@ -45,9 +45,15 @@ __all__ = [
 BytesLike: TypeAlias = bytes | bytearray | memoryview
 """What a serializer produces and a deserializer consumes."""
 Serializer: TypeAlias = Callable[[Any], BytesLike]
-"""Turns an object into bytes; raises :class:`SerializationError` when it cannot."""
+"""Turns an object into bytes.
+
+Raises [`SerializationError`][proxyflow.serialize.exceptions.SerializationError] when it cannot.
+"""
 Deserializer: TypeAlias = Callable[[BytesLike], Any]
-"""Turns bytes made by the matching :data:`Serializer` back into an object."""
+"""Turns bytes made by the matching serializer back into an object.
+
+See [`Serializer`][proxyflow.serialize.registry.Serializer].
+"""
 
 DEFAULT_SERIALIZER = "default"
 """Name of the built-in tagged serializer."""
@@ -98,7 +104,8 @@ def get_serializer(name: str) -> tuple[Serializer, Deserializer]:
     """Return the ``(serializer, deserializer)`` pair registered under ``name``.
 
     Args:
-        name: A registered name, e.g. :data:`DEFAULT_SERIALIZER`.
+        name: A registered name, e.g.
+            [`DEFAULT_SERIALIZER`][proxyflow.serialize.registry.DEFAULT_SERIALIZER].
 
     Returns:
         The pair of callables.

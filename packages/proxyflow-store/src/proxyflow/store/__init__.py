@@ -1,6 +1,6 @@
-"""The :class:`Store`, its config, registries and the :class:`Connector` protocol.
+"""The [`Store`][proxyflow.store.Store], its config, registries and the `Connector` protocol.
 
-Example:
+Examples:
     >>> from proxyflow.connectors.local import LocalConnector  # doctest: +SKIP
     >>> from proxyflow.store import Store, register_store
     >>> store = Store("demo", LocalConnector(), metrics=True)  # doctest: +SKIP

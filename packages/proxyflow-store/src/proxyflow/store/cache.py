@@ -18,7 +18,7 @@ class LRUCache:
     Args:
         maxsize: Maximum number of entries; ``0`` disables the cache.
 
-    Example:
+    Examples:
         >>> cache = LRUCache(1)
         >>> cache.put("a", 1)
         >>> cache.put("b", 2)

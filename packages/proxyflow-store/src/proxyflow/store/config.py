@@ -1,4 +1,4 @@
-"""The :class:`StoreConfig` record: everything needed to rebuild a store elsewhere."""
+"""The `StoreConfig` record: everything needed to rebuild a store elsewhere."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ _REQUIRED = ("name", "connector", "options")
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class StoreConfig:
-    """A frozen, JSON-serializable description of a :class:`~proxyflow.store.Store`.
+    """A frozen, JSON-serializable description of a [`Store`][proxyflow.store.Store].
 
     A config travels with every stream event and every store-backed proxy, so
     another process can rebuild an equivalent store with
-    :meth:`Store.from_config <proxyflow.store.Store.from_config>`. It holds
+    [`Store.from_config`][proxyflow.store.store.Store.from_config]. It holds
     only *names*: the connector **kind** (resolved through the
     ``proxyflow.connectors`` entry points, never an import path), the
     connector's own options (which by the connector contract hold no secrets
@@ -29,7 +29,8 @@ class StoreConfig:
 
     ``options`` is normalised through JSON when the config is created (tuples
     become lists) and must not be mutated. Two configs are equal, and hash the
-    same, when their canonical JSON (:attr:`cache_key`) is the same.
+    same, when their canonical JSON
+    ([`cache_key`][proxyflow.store.config.StoreConfig.cache_key]) is the same.
 
     Args:
         name: The store name.
@@ -43,7 +44,7 @@ class StoreConfig:
         StoreConfigError: If a field has the wrong type or ``options`` is not
             JSON-serializable.
 
-    Example:
+    Examples:
         >>> from proxyflow.store import StoreConfig
         >>> cfg = StoreConfig("data", "file", {"store_dir": "/tmp/pf"})
         >>> StoreConfig.from_json(cfg.to_json()) == cfg
@@ -117,7 +118,9 @@ class StoreConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StoreConfig:
-        """Build a config from the output of :meth:`to_dict`.
+        """Build a config from a mapping.
+
+        The inverse of [`to_dict`][proxyflow.store.config.StoreConfig.to_dict].
 
         Args:
             data: A mapping with the fields ``name``, ``connector``,
@@ -145,12 +148,17 @@ class StoreConfig:
         return cls(**data)
 
     def to_json(self) -> str:
-        """Return the canonical JSON text of this config (same as :attr:`cache_key`)."""
+        """Return the canonical JSON text of this config.
+
+        The same text as [`cache_key`][proxyflow.store.config.StoreConfig.cache_key].
+        """
         return self.cache_key
 
     @classmethod
     def from_json(cls, text: str | bytes) -> StoreConfig:
-        """Build a config from the output of :meth:`to_json`.
+        """Build a config from JSON text.
+
+        The inverse of [`to_json`][proxyflow.store.config.StoreConfig.to_json].
 
         Args:
             text: JSON text of an object.

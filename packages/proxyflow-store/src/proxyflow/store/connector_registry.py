@@ -1,13 +1,16 @@
 """Find connector classes by *kind* through the ``proxyflow.connectors`` entry points.
 
-A connector distribution advertises its classes in its metadata::
+A connector distribution advertises its classes in its metadata:
 
-    [project.entry-points."proxyflow.connectors"]
-    file = "proxyflow.connectors.file:FileConnector"
+```toml
+[project.entry-points."proxyflow.connectors"]
+file = "proxyflow.connectors.file:FileConnector"
+```
 
 so a store config only ever names the kind (``"file"``), never an import path.
-Lookups are cached per process. :func:`register_connector_class` adds a class
-in-process without packaging (for tests and embedded plugins).
+Lookups are cached per process.
+[`register_connector_class`][proxyflow.store.connector_registry.register_connector_class]
+adds a class in-process without packaging (for tests and embedded plugins).
 """
 
 from __future__ import annotations

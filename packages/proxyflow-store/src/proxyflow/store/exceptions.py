@@ -1,18 +1,22 @@
-"""Errors raised by :mod:`proxyflow.store`.
+"""Errors raised by [`proxyflow.store`][proxyflow.store].
 
-Hierarchy::
+Hierarchy:
 
-    Exception
-     └── StoreError                    base of every store error
-          ├── StoreClosedError         the store was closed (also RuntimeError)
-          ├── ObjectMissingError       no object under a key (also KeyError)
-          ├── StoreExistsError         a store name is taken by another instance
-          └── StoreConfigError         an invalid store config (also ValueError)
-               └── UnknownConnectorError   no connector of that kind is installed
-                                           (also LookupError)
+```text
+Exception
+ └── StoreError                    base of every store error
+      ├── StoreClosedError         the store was closed (also RuntimeError)
+      ├── ObjectMissingError       no object under a key (also KeyError)
+      ├── StoreExistsError         a store name is taken by another instance
+      └── StoreConfigError         an invalid store config (also ValueError)
+           └── UnknownConnectorError   no connector of that kind is installed
+                                       (also LookupError)
+```
 
-Serialization problems raise :class:`proxyflow.serialize.SerializationError`
-and proxy resolution problems :class:`proxyflow.proxy.ProxyResolveError`.
+Serialization problems raise
+[`proxyflow.serialize.SerializationError`][proxyflow.serialize.SerializationError]
+and proxy resolution problems
+[`proxyflow.proxy.ProxyResolveError`][proxyflow.proxy.ProxyResolveError].
 """
 
 from __future__ import annotations
@@ -30,18 +34,18 @@ __all__ = [
 
 
 class StoreError(Exception):
-    """Base class of the errors raised by :mod:`proxyflow.store`."""
+    """Base class of the errors raised by [`proxyflow.store`][proxyflow.store]."""
 
 
 class StoreClosedError(StoreError, RuntimeError):
-    """An operation was attempted on a closed :class:`~proxyflow.store.Store`."""
+    """An operation was attempted on a closed [`Store`][proxyflow.store.Store]."""
 
 
 class ObjectMissingError(StoreError, KeyError):
     """No object is stored under a key (it was never stored or was evicted).
 
     Raised when a store-backed proxy resolves; its proxy wraps it in
-    :class:`~proxyflow.proxy.ProxyResolveError`.
+    [`ProxyResolveError`][proxyflow.proxy.ProxyResolveError].
 
     Args:
         key: The missing key.

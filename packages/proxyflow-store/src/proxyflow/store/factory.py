@@ -27,9 +27,9 @@ class StoreFactory:
     """Reads one object from a store when called: the factory of store proxies.
 
     On call it finds the store through
-    :func:`~proxyflow.store.get_or_create_store` (so a process that has never
+    [`get_or_create_store`][proxyflow.store.get_or_create_store] (so a process that has never
     seen the store rebuilds it from ``config``) and reads ``key``. A factory
-    made by :meth:`Store.proxy <proxyflow.store.Store.proxy>` in this process
+    made by [`Store.proxy`][proxyflow.store.store.Store.proxy] in this process
     uses that store directly while it is open.
 
     Its pickle is a compact tuple (the key, the config as compact JSON, the
@@ -47,9 +47,9 @@ class StoreFactory:
 
     Raises:
         ObjectMissingError: When called, if nothing is stored under ``key``
-            (a proxy turns it into :class:`~proxyflow.proxy.ProxyResolveError`).
+            (a proxy turns it into [`ProxyResolveError`][proxyflow.proxy.ProxyResolveError]).
 
-    Example:
+    Examples:
         >>> from proxyflow.proxy import Proxy
         >>> from proxyflow.store import StoreConfig, StoreFactory
         >>> cfg = StoreConfig("data", "file", {"store_dir": "/tmp/pf"})
@@ -120,7 +120,7 @@ class StoreFactory:
         return (_sf, self._args())
 
     def __proxy_reduce__(self) -> tuple[Any, ...]:
-        """Pickle ``Proxy(self)`` as one compact call (see :class:`proxyflow.proxy.Factory`)."""
+        """Pickle ``Proxy(self)`` as one compact call (see `proxyflow.proxy.Factory`)."""
         return (_sp, self._args())
 
     def __eq__(self, other: object) -> bool:
@@ -173,7 +173,7 @@ def _sf(
     evict: bool = False,
     deserializer: str | None = None,
 ) -> StoreFactory:
-    """Rebuild a :class:`StoreFactory` from its compact pickle."""
+    """Rebuild a [`StoreFactory`][proxyflow.store.factory.StoreFactory] from its compact pickle."""
     return StoreFactory(
         key, _unwire(wire), evict=evict, target_type=target_type, deserializer=deserializer
     )
@@ -186,7 +186,7 @@ def _sp(
     evict: bool = False,
     deserializer: str | None = None,
 ) -> Proxy[Any]:
-    """Rebuild a proxy of a :class:`StoreFactory` from its compact pickle."""
+    """Rebuild a proxy of a `StoreFactory` from its compact pickle."""
     return Proxy(_sf(key, wire, target_type, evict, deserializer))
 
 

@@ -15,15 +15,15 @@ OPERATIONS = ("put", "put_batch", "get", "get_batch", "evict", "exists")
 class StoreMetrics:
     """Counters of one store instance, updated under a lock.
 
-    For each operation in :data:`OPERATIONS`: ``count`` (calls), ``objects``
-    (objects handled), ``bytes`` (serialized bytes moved) and ``seconds``
-    (total wall time). Also cache hits and misses, and what this instance
-    believes storage holds *on its behalf*: ``objects_held``/``bytes_held``
-    grow on put and shrink when this instance evicts (or reads with
-    ``evict=True``) a key it put. Objects evicted by other processes are not
-    seen. This is the seam for byte-based back-pressure.
+    For each operation in [`OPERATIONS`][proxyflow.store.metrics.OPERATIONS]:
+    ``count`` (calls), ``objects`` (objects handled), ``bytes`` (serialized
+    bytes moved) and ``seconds`` (total wall time). Also cache hits and misses,
+    and what this instance believes storage holds *on its behalf*:
+    ``objects_held``/``bytes_held`` grow on put and shrink when this instance
+    evicts (or reads with ``evict=True``) a key it put. Objects evicted by other
+    processes are not seen. This is the seam for byte-based back-pressure.
 
-    Example:
+    Examples:
         >>> m = StoreMetrics()
         >>> m.record("put", objects=1, nbytes=10, seconds=0.001)
         >>> m.snapshot()["operations"]["put"]["bytes"]
@@ -44,7 +44,7 @@ class StoreMetrics:
         """Add one call of ``operation``.
 
         Args:
-            operation: One of :data:`OPERATIONS`.
+            operation: One of [`OPERATIONS`][proxyflow.store.metrics.OPERATIONS].
             objects: Number of objects the call handled.
             nbytes: Serialized bytes moved.
             seconds: Wall time of the call.

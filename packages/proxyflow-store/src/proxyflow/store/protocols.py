@@ -1,10 +1,10 @@
-"""The protocols a :class:`~proxyflow.store.Store` consumes.
+"""The protocols a [`Store`][proxyflow.store.Store] consumes.
 
 A connector moves opaque bytes in and out of one storage system. It never sees
 Python objects (the store serializes them) and it does not import
-``proxyflow.store``: it satisfies :class:`Connector` structurally. Connector
-classes are found by *kind* (a short name such as ``"file"``) through the
-entry-point group ``proxyflow.connectors``.
+``proxyflow.store``: it satisfies [`Connector`][proxyflow.store.protocols.Connector]
+structurally. Connector classes are found by *kind* (a short name such as
+``"file"``) through the entry-point group ``proxyflow.connectors``.
 
 Guarantees every connector must give (the contract suite in
 ``proxyflow-testing`` checks them):
@@ -75,12 +75,18 @@ class Connector(Protocol):
         ...
 
     def config(self) -> dict[str, Any]:
-        """Return JSON-serializable options from which :meth:`from_config` rebuilds it."""
+        """Return JSON-serializable options that describe this connector.
+
+        [`from_config`][proxyflow.store.protocols.Connector.from_config] rebuilds it from them.
+        """
         ...
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Connector:
-        """Build a connector from the output of :meth:`config`."""
+        """Build a connector from its options.
+
+        The options are the output of [`config`][proxyflow.store.protocols.Connector.config].
+        """
         ...
 
     def close(self) -> None:
@@ -106,10 +112,12 @@ class VectoredConnector(Connector, Protocol):
 
     Optional: a store with the default serializer hands large pickled objects
     (header, pickle stream, padding, out-of-band buffers such as a numpy
-    array's memory) to :meth:`put_parts` instead of first copying them into
-    one buffer. The stored object is the concatenation of the pieces: ``get``
-    returns the same bytes as after ``put(b"".join(parts))``, with every
-    guarantee of :meth:`Connector.put` (a new key, atomic visibility).
+    array's memory) to [`put_parts`][proxyflow.store.protocols.VectoredConnector.put_parts]
+    instead of first copying them into one buffer. The stored object is the
+    concatenation of the pieces: ``get`` returns the same bytes as after
+    ``put(b"".join(parts))``, with every guarantee of
+    [`Connector.put`][proxyflow.store.protocols.Connector.put] (a new key,
+    atomic visibility).
 
     Example:
         ```python

@@ -1,12 +1,13 @@
-"""The process-wide registry of named :class:`~proxyflow.store.Store` instances.
+"""The process-wide registry of named [`Store`][proxyflow.store.Store] instances.
 
 Store-backed proxies carry a store *config*, not a store. When one resolves,
-:func:`get_or_create_store` returns the store registered under that name in
-this process (when its config matches), or rebuilds one from the config and
-registers it, so each process opens one connector per store however many
-proxies it resolves. A closed store leaves the registry.
+[`get_or_create_store`][proxyflow.store.registry.get_or_create_store] returns
+the store registered under that name in this process (when its config matches),
+or rebuilds one from the config and registers it, so each process opens one
+connector per store however many proxies it resolves. A closed store leaves the
+registry.
 
-Example:
+Examples:
     >>> from proxyflow.store import Store, get_store, register_store, unregister_store
     >>> from proxyflow.connectors.local import LocalConnector  # doctest: +SKIP
     >>> store = Store("demo", LocalConnector())  # doctest: +SKIP
@@ -96,9 +97,9 @@ def get_or_create_store(
         config: The store config (or its dict form).
         register: Register a newly built store under its name. With
             ``False`` a new store is returned unregistered (the caller owns it).
-        deserializer: Passed to :meth:`Store.from_config
-            <proxyflow.store.Store.from_config>` when a store is built (needed
-            for configs whose serializer is ``"custom"``).
+        deserializer: Passed to [`Store.from_config`][proxyflow.store.store.Store.from_config]
+            when a store is built (needed for configs whose serializer is
+            ``"custom"``).
 
     Returns:
         An open store whose config matches ``config``.

@@ -1,4 +1,4 @@
-"""The :class:`Store`: objects in, keys and proxies out, over any connector."""
+"""The `Store`: objects in, keys and proxies out, over any connector."""
 
 from __future__ import annotations
 
@@ -61,29 +61,32 @@ class Store:
     """Puts Python objects into a connector and gets them (or lazy proxies) back.
 
     A store serializes objects (by default with
-    :func:`proxyflow.serialize.serialize`), hands the bytes to its
-    :class:`~proxyflow.store.Connector` and returns the connector's keys. Reads
+    [`proxyflow.serialize.serialize`][proxyflow.serialize.serialize]), hands the bytes to its
+    [`Connector`][proxyflow.store.Connector] and returns the connector's keys. Reads
     are served from an LRU cache of deserialized objects when possible
     (connector keys are never reused, so a cached object can only be stale if
     it was evicted elsewhere). Store-backed proxies carry only the store's
-    :class:`StoreConfig` and a key, so another process can resolve them.
+    [`StoreConfig`][proxyflow.store.config.StoreConfig] and a key, so another
+    process can resolve them.
 
-    When the connector is a :class:`~proxyflow.store.VectoredConnector` and the
+    When the connector is a [`VectoredConnector`][proxyflow.store.VectoredConnector] and the
     default serializer is used, a large pickled object (from
-    :data:`VECTORED_PUT_MIN_BYTES`) is handed to ``put_parts`` as pieces (its
-    header, pickle stream and out-of-band buffers, e.g. a numpy array's own
-    memory), so it is written without first being copied into one buffer.
+    [`VECTORED_PUT_MIN_BYTES`][proxyflow.store.store.VECTORED_PUT_MIN_BYTES]) is
+    handed to ``put_parts`` as pieces (its header, pickle stream and out-of-band
+    buffers, e.g. a numpy array's own memory), so it is written without first
+    being copied into one buffer.
 
-    The store is thread-safe. :meth:`close` releases the connector but never
-    deletes shared data; any operation afterwards raises
-    :class:`~proxyflow.store.StoreClosedError`.
+    The store is thread-safe. [`close`][proxyflow.store.store.Store.close]
+    releases the connector but never deletes shared data; any operation
+    afterwards raises [`StoreClosedError`][proxyflow.store.StoreClosedError].
 
     Serializer selection: ``None`` uses ``"default"``; a ``str`` names a
     registered serializer; a callable is looked up in the registry to record
-    its name in :meth:`config`. An *unregistered* callable is recorded as
-    ``"custom"``: it needs ``deserializer=`` here, and every other process
-    must pass its own ``deserializer=`` to :meth:`from_config` /
-    :func:`~proxyflow.store.get_or_create_store`.
+    its name in [`config`][proxyflow.store.store.Store.config]. An
+    *unregistered* callable is recorded as ``"custom"``: it needs
+    ``deserializer=`` here, and every other process must pass its own
+    ``deserializer=`` to [`from_config`][proxyflow.store.store.Store.from_config]
+    / [`get_or_create_store`][proxyflow.store.get_or_create_store].
 
     Args:
         name: The store name (unique among registered stores of a process).
@@ -91,14 +94,14 @@ class Store:
         serializer: Registered name or serializer callable.
         deserializer: Deserializer overriding the one registered with the serializer.
         cache_size: Entries in the cache of deserialized objects; ``0`` disables it.
-        metrics: Record per-operation :class:`~proxyflow.store.StoreMetrics`.
+        metrics: Record per-operation [`StoreMetrics`][proxyflow.store.StoreMetrics].
 
     Raises:
         StoreConfigError: If ``name`` or ``cache_size`` is invalid, or an
             unregistered serializer callable comes without a deserializer.
         UnknownSerializerError: If ``serializer`` names no registered serializer.
 
-    Example:
+    Examples:
         >>> from proxyflow.connectors.local import LocalConnector  # doctest: +SKIP
         >>> from proxyflow.store import Store
         >>> with Store("demo", LocalConnector()) as store:  # doctest: +SKIP
@@ -155,7 +158,7 @@ class Store:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close`][proxyflow.store.store.Store.close] was called."""
         return self._closed
 
     @property
@@ -328,7 +331,7 @@ class Store:
         """Return the object stored under ``key``.
 
         Args:
-            key: A key returned by :meth:`put`.
+            key: A key returned by [`put`][proxyflow.store.store.Store.put].
             deserializer: Registered name or callable for this call only (the
                 cache is then neither read nor filled).
             default: Returned when nothing is stored under ``key``.
@@ -397,7 +400,8 @@ class Store:
         """Return the objects under several keys, fetching misses in one connector call.
 
         Args:
-            keys: Keys returned by :meth:`put` or :meth:`put_batch`.
+            keys: Keys returned by [`put`][proxyflow.store.store.Store.put] or
+                [`put_batch`][proxyflow.store.store.Store.put_batch].
             default: Returned in place of each missing object.
             evict: Also remove the objects from storage and from the cache.
             return_exceptions: Put the ``SerializationError`` of an object that
@@ -560,8 +564,8 @@ class Store:
 
         Returns:
             A proxy; if the key holds nothing when it resolves, it raises
-            :class:`~proxyflow.proxy.ProxyResolveError` caused by
-            :class:`~proxyflow.store.ObjectMissingError`.
+            [`ProxyResolveError`][proxyflow.proxy.ProxyResolveError] caused by
+            [`ObjectMissingError`][proxyflow.store.ObjectMissingError].
 
         Raises:
             StoreClosedError: If the store is closed.
@@ -576,7 +580,7 @@ class Store:
         """Return the config that rebuilds this store elsewhere (computed once).
 
         Returns:
-            The store's :class:`StoreConfig`.
+            The store's [`StoreConfig`][proxyflow.store.config.StoreConfig].
 
         Raises:
             StoreClosedError: If the store is closed.
@@ -610,7 +614,7 @@ class Store:
         ``proxyflow.connectors`` entry points. The store is not registered.
 
         Args:
-            config: A :class:`StoreConfig` or its dict form.
+            config: A [`StoreConfig`][proxyflow.store.config.StoreConfig] or its dict form.
             deserializer: Deserializer to use instead of the registered one;
                 required when the config's serializer is ``"custom"`` or not
                 registered in this process (the store can then read but not

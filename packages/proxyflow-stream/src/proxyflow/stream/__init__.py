@@ -1,12 +1,15 @@
 """Stream objects by reference: producer, consumer, events and broker protocols.
 
-A :class:`StreamProducer` puts each object into a :class:`~proxyflow.store.Store`
-and publishes a small msgpack event through a broker :class:`Publisher`; a
-:class:`StreamConsumer` reads the events from a :class:`Subscriber` and yields
-lazy :class:`~proxyflow.proxy.Proxy` objects, so the bulk bytes travel only
-from the store to the process that finally uses them.
+A [`StreamProducer`][proxyflow.stream.producer.StreamProducer] puts each object
+into a [`Store`][proxyflow.store.Store] and publishes a small msgpack event
+through a broker [`Publisher`][proxyflow.stream.protocols.Publisher]; a
+[`StreamConsumer`][proxyflow.stream.consumer.StreamConsumer] reads the events
+from a [`Subscriber`][proxyflow.stream.protocols.Subscriber] and yields lazy
+[`Proxy`][proxyflow.proxy.Proxy] objects, so the bulk bytes travel only from the
+store to the process that finally uses them.
 
-Filters return **True to keep** an object (see :mod:`proxyflow.stream.filters`).
+Filters return **True to keep** an object (see
+[`proxyflow.stream.filters`][proxyflow.stream.filters]).
 
 Example:
     ```python

@@ -1,4 +1,4 @@
-"""Closing shared by :class:`StreamProducer` and :class:`StreamConsumer`."""
+"""Closing shared by `StreamProducer` and `StreamConsumer`."""
 
 from __future__ import annotations
 

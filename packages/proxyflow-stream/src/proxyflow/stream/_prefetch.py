@@ -15,7 +15,7 @@ OK = 0
 FAILED = 1
 """Entry kind: ``(FAILED, exception, None)``, raised at the caller in its turn."""
 _STOP = 2
-"""Entry kind put by :meth:`Prefetcher.stop` to wake a waiting caller."""
+"""Entry kind put by `Prefetcher.stop` to wake a waiting caller."""
 
 Entry = tuple[int, Any, Any]
 Fill = Callable[[int], tuple[list[Entry], bool]]
@@ -27,7 +27,7 @@ _STOP_ENTRY: Entry = (_STOP, None, None)
 
 
 class PrefetchStopped(Exception):
-    """:meth:`Prefetcher.take` was waiting when :meth:`Prefetcher.stop` was called."""
+    """`Prefetcher.take` was waiting when `Prefetcher.stop` was called."""
 
 
 class Prefetcher:
@@ -36,7 +36,7 @@ class Prefetcher:
     ``fill`` blocks until it has at least one entry and returns ``(entries,
     stop)``; an exception it raises becomes a ``FAILED`` entry. After a fill
     that failed or asked to stop (an error, the end of the stream) the thread
-    ends, and the next :meth:`take` on an empty queue starts a new one, so an
+    ends, and the next `take` on an empty queue starts a new one, so an
     error never hides what follows it and nothing runs ahead of an error.
 
     Hand-offs go through two C-level ``queue.SimpleQueue`` objects (entries
@@ -80,7 +80,7 @@ class Prefetcher:
         """Return the next entry, starting the thread when needed.
 
         Raises:
-            PrefetchStopped: If :meth:`stop` was called and nothing is ready.
+            PrefetchStopped: If `stop` was called and nothing is ready.
         """
         ready = self._ready
         try:

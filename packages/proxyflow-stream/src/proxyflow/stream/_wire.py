@@ -1,23 +1,24 @@
-"""The wire format of :mod:`proxyflow.stream.events`, on plain values (the fast path).
+"""The wire format of `proxyflow.stream.events`, on plain values (the fast path).
 
 The producer and the consumer use this module directly; the event dataclasses
-of :mod:`proxyflow.stream.events` are built on top of it for callers that want
-objects. The layout is described in :mod:`proxyflow.stream.events`; this module
-adds no format of its own, it only writes the same bytes with less work:
+of [`proxyflow.stream.events`][proxyflow.stream.events] are built on top of it for callers that want
+objects. The layout is described in [`proxyflow.stream.events`][proxyflow.stream.events];
+this module adds no format of its own, it only writes the same bytes with less
+work:
 
 * the fields that are the same for every event of a producer on a topic
   (array header, version, type, producer id, topic, packed store config) are
-  packed once per topic (:class:`TopicCodec`);
+  packed once per topic (`TopicCodec`);
 * metadata is validated and packed once, in ``send()``, and the packed bytes
-  are spliced into the message (:func:`pack_metadata`);
+  are spliced into the message (`pack_metadata`);
 * an inline payload is written after a ``bin`` header built by hand, so a
   message is assembled with a single ``bytes.join`` (one copy of the payload,
   no growing msgpack buffer), from the pieces the serializer returns;
-* a message of :data:`ZERO_COPY_MIN` bytes or more holding one inline object is
+* a message of `ZERO_COPY_MIN` bytes or more holding one inline object is
   decoded without copying the payload: it comes back as a ``memoryview`` slice
   of the message.
 
-msgpack packers are kept per thread (:func:`packer`), since a packer is not
+msgpack packers are kept per thread (`packer`), since a packer is not
 safe to share between threads.
 """
 

@@ -1,4 +1,4 @@
-"""The consumer side of a stream: :class:`StreamConsumer`."""
+"""The consumer side of a stream: [`StreamConsumer`][proxyflow.stream.consumer.StreamConsumer]."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ _MISSING = object()
 _T = TypeVar("_T")
 
 _JOIN_TIMEOUT = 10.0
-"""Seconds :meth:`StreamConsumer.close` waits for the prefetch thread to end."""
+"""Seconds `StreamConsumer.close` waits for the prefetch thread to end."""
 
 # A decoded object event waiting to be handed out: (store config, or None when
 # inline; [seq, key, evict, metadata] or [seq, serializer, payload, metadata]).
@@ -39,7 +39,7 @@ _Item = tuple["bytes | None", list[Any]]
 
 @dataclass
 class ConsumerStats:
-    """Counters of a :class:`StreamConsumer` (read them, do not write them).
+    """Counters of a `StreamConsumer` (read them, do not write them).
 
     Attributes:
         events: Messages decoded successfully (a batch counts once,
@@ -59,27 +59,29 @@ class ConsumerStats:
 class StreamConsumer(ClosesOnExit):
     """Reads a stream: decodes events and yields proxies of the stored objects.
 
-    Iterating yields, per object event, a :class:`~proxyflow.proxy.Proxy` of
+    Iterating yields, per object event, a [`Proxy`][proxyflow.proxy.Proxy] of
     the stored object (resolving it fetches the bytes from the store, and
     evicts them if the producer sent it with ``evict=True``), or the object
     itself for inline events. Objects of a batch come one by one, in order.
-    :meth:`next_object` and friends resolve at once instead.
+    [`next_object`][proxyflow.stream.consumer.StreamConsumer.next_object] and
+    friends resolve at once instead.
 
     **Stores.** Each event carries its store's config, so one topic may mix
     objects from several stores (for example two producers with different
     stores). A store is looked up once per distinct config and cached: first
     ``store_overrides[config.name]``, else
-    :func:`proxyflow.store.get_or_create_store`, which returns the store
-    registered under that name in this process or builds one through the
-    connector entry points. Before building, the connector kind is checked
-    against ``allowed_connectors`` (:class:`~proxyflow.stream.exceptions.ConnectorNotAllowedError`);
+    [`proxyflow.store.get_or_create_store`][proxyflow.store.get_or_create_store],
+    which returns the store registered under that name in this process or builds
+    one through the connector entry points. Before building, the connector kind
+    is checked against ``allowed_connectors``
+    ([`ConnectorNotAllowedError`][proxyflow.stream.exceptions.ConnectorNotAllowedError]);
     a kind that is not installed raises
-    :class:`proxyflow.store.UnknownConnectorError` unchanged (it names the
-    distribution to install), and so do the other store errors of
-    :func:`~proxyflow.store.get_or_create_store` (for example
-    :class:`~proxyflow.store.StoreExistsError` when another store with the
-    same name but a different config is registered here; pass it in
-    ``store_overrides`` to use it anyway). These errors leave the object in
+    [`proxyflow.store.UnknownConnectorError`][proxyflow.store.UnknownConnectorError]
+    unchanged (it names the distribution to install), and so do the other store
+    errors of [`get_or_create_store`][proxyflow.store.get_or_create_store] (for
+    example [`StoreExistsError`][proxyflow.store.StoreExistsError] when another
+    store with the same name but a different config is registered here; pass it
+    in ``store_overrides`` to use it anyway). These errors leave the object in
     its store.
 
     **End of stream.** The stream ends when every topic in ``topics`` has
@@ -87,42 +89,46 @@ class StreamConsumer(ClosesOnExit):
     producer ids (an ``int`` for all topics, or a mapping topic -> count,
     missing topics counting 1). With no topics (neither given nor reported by
     the subscriber) the stream ends when the first topic ends. After the end,
-    ``__next__`` and the ``next*`` methods raise :class:`StopIteration`.
+    ``__next__`` and the ``next*`` methods raise `StopIteration`.
     A closed subscriber (``EOFError``) also ends the stream.
 
     **Filtering.** ``filter_(metadata)`` returns **True to KEEP** the object
-    (see :mod:`proxyflow.stream.filters`). A dropped stored object is evicted
+    (see [`proxyflow.stream.filters`][proxyflow.stream.filters]). A dropped stored object is evicted
     from its store when its event asked for eviction, so it does not linger.
 
     **Bad messages.** A message that is not a valid event raises
-    :class:`~proxyflow.stream.exceptions.EventDecodeError` (default,
+    [`EventDecodeError`][proxyflow.stream.exceptions.EventDecodeError] (default,
     ``on_decode_error="raise"``) or, with ``"skip"``, is skipped and counted
     in ``stats.skipped_bad_messages``.
 
     **Threads.** Reading events is serialized by an internal lock, so several
     threads may share a consumer; each object goes to exactly one caller.
-    :meth:`close` may be called from any thread.
+    [`close`][proxyflow.stream.consumer.StreamConsumer.close] may be called from any thread.
 
     **Prefetch.** With ``prefetch=k`` (``k > 0``), the first call of a
-    *resolving* method (:meth:`next_object`, :meth:`next_object_with_metadata`,
-    :meth:`iter_objects`, :meth:`iter_objects_with_metadata`) starts a daemon
-    thread that reads the next events and resolves their objects while the
-    caller works on the current one, keeping up to ``k`` objects ready. When
-    several events of one store are already waiting (in the subscriber or in
-    a batch), their objects are read with **one** ``store.get_batch(keys,
-    evict=...)`` call, which saves round trips on networked stores. Order is
-    kept, and everything that can go wrong in the background (a missing
-    object, a bad message, a timeout, the end of the stream) is raised at the
-    caller in its place in the stream; the thread stops after an error and
-    restarts on the next call, so it never runs ahead of one. Plain
-    iteration, :meth:`next` and :meth:`next_with_metadata` never start the
-    thread: they yield unresolved proxies, so a dispatcher that forwards
-    proxies never pulls data. Once the thread runs, however, every call is
-    served from it (``next()`` then returns objects already resolved). Objects
-    resolved ahead are **lost** if the consumer is closed before they are
-    taken (their events asked for eviction, so they are gone from the store):
-    use prefetch when the consumer reads the stream to its end. :meth:`close`
-    stops the thread (it waits for it to notice the closed subscriber).
+    *resolving* method
+    ([`next_object`][proxyflow.stream.consumer.StreamConsumer.next_object],
+    [`iter_objects`][proxyflow.stream.consumer.StreamConsumer.iter_objects] and
+    their ``_with_metadata`` variants) starts a daemon thread that reads the
+    next events and resolves their objects while the caller works on the current
+    one, keeping up to ``k`` objects ready. When several events of one store are
+    already waiting (in the subscriber or in a batch), their objects are read
+    with **one** ``store.get_batch(keys, evict=...)`` call, which saves round
+    trips on networked stores. Order is kept, and everything that can go wrong
+    in the background (a missing object, a bad message, a timeout, the end of
+    the stream) is raised at the caller in its place in the stream; the thread
+    stops after an error and restarts on the next call, so it never runs ahead
+    of one. Plain iteration,
+    [`next`][proxyflow.stream.consumer.StreamConsumer.next] and
+    [`next_with_metadata`][proxyflow.stream.consumer.StreamConsumer.next_with_metadata]
+    never start the thread: they yield unresolved proxies, so a dispatcher that
+    forwards proxies never pulls data. Once the thread runs, however, every call
+    is served from it (``next()`` then returns objects already resolved).
+    Objects resolved ahead are **lost** if the consumer is closed before they
+    are taken (their events asked for eviction, so they are gone from the
+    store): use prefetch when the consumer reads the stream to its end.
+    [`close`][proxyflow.stream.consumer.StreamConsumer.close] stops the thread
+    (it waits for it to notice the closed subscriber).
 
     Future seams (not implemented): acknowledging events to durable brokers
     (events carry the producer id and sequence number for a later
@@ -132,7 +138,8 @@ class StreamConsumer(ClosesOnExit):
         subscriber: The broker subscriber to read messages from.
         filter_: Metadata predicate; True keeps the object.
         timeout: Seconds to wait for each message; ``None`` waits forever.
-            When it expires, :class:`~proxyflow.stream.exceptions.ConsumerTimeoutError`
+            When it expires,
+            [`ConsumerTimeoutError`][proxyflow.stream.exceptions.ConsumerTimeoutError]
             (a ``TimeoutError``) is raised; the consumer stays usable.
         topics: The topics whose end ends the stream; default ``subscriber.topics``.
         producers_per_topic: End-of-stream events (from distinct producers)
@@ -486,7 +493,10 @@ class StreamConsumer(ClosesOnExit):
         return self._next_item(resolve=False)
 
     def next(self) -> Any:
-        """Return the next proxy (or inline object); see :meth:`next_with_metadata`."""
+        """Return the next proxy (or inline object), without its metadata.
+
+        See [`next_with_metadata`][proxyflow.stream.consumer.StreamConsumer.next_with_metadata].
+        """
         return self.next_with_metadata()[0]
 
     def next_object_with_metadata(self) -> tuple[Any, dict[str, Any]]:
@@ -506,7 +516,10 @@ class StreamConsumer(ClosesOnExit):
         return self._next_item(resolve=True)
 
     def next_object(self) -> Any:
-        """Return the next object, resolved now; see :meth:`next_object_with_metadata`."""
+        """Return the next object, resolved now, without its metadata.
+
+        The same as ``next_object_with_metadata()[0]``.
+        """
         return self.next_object_with_metadata()[0]
 
     def iter_with_metadata(self) -> Iterator[tuple[Any, dict[str, Any]]]:
@@ -536,10 +549,10 @@ class StreamConsumer(ClosesOnExit):
         open. Closing a store releases its connections and never deletes
         stored objects, so proxies already handed out still resolve (they
         rebuild their store on demand). May be called from another thread
-        while one is blocked in :meth:`next`: that call then ends the stream
-        once the subscriber notices the close. Calling ``close`` again does
-        nothing; other calls then raise
-        :class:`~proxyflow.stream.exceptions.ConsumerClosedError`.
+        while one is blocked in [`next`][proxyflow.stream.consumer.StreamConsumer.next]:
+        that call then ends the stream once the subscriber notices the close.
+        Calling ``close`` again does nothing; other calls then raise
+        [`ConsumerClosedError`][proxyflow.stream.exceptions.ConsumerClosedError].
 
         Args:
             stores: Whether to close the stores this consumer built.
@@ -568,7 +581,7 @@ class StreamConsumer(ClosesOnExit):
 
 
 def _until_end(take: Callable[[], _T]) -> Iterator[_T]:
-    """Yield what ``take()`` returns until it raises :class:`StopIteration`."""
+    """Yield what ``take()`` returns until it raises `StopIteration`."""
     while True:
         try:
             item = take()

@@ -1,10 +1,11 @@
 r"""Stream events and their wire format.
 
 An event is what a producer publishes on a topic: an object sent inline
-(:class:`NewObjectEvent`), a reference to an object in a store
-(:class:`NewObjectKeyEvent`), the end of a producer's stream on a topic
-(:class:`EndOfStreamEvent`), or several object events of one flush
-(:class:`BatchEvent`).
+([`NewObjectEvent`][proxyflow.stream.events.NewObjectEvent]), a reference to an object in a store
+([`NewObjectKeyEvent`][proxyflow.stream.events.NewObjectKeyEvent]), the end of a
+producer's stream on a topic ([`EndOfStreamEvent`][proxyflow.stream.events.EndOfStreamEvent]),
+or several object events of one flush
+([`BatchEvent`][proxyflow.stream.events.BatchEvent]).
 
 Wire format (version 1): one msgpack **array**, never a map, with no pickle, no
 ext types and no import paths. Every message starts with the format version and
@@ -24,31 +25,31 @@ BatchEvent          [1, 4, producer_id, topic, store_config | nil, [item, ...]]
   producer id it identifies an event: the seam for future acknowledgements
   (``Subscriber.ack``) and gap detection, neither implemented yet.
 * ``payload`` is the object serialized by the serializer registered under
-  ``serializer`` in :mod:`proxyflow.serialize` (``"default"`` normally),
+  ``serializer`` in [`proxyflow.serialize`][proxyflow.serialize] (``"default"`` normally),
   carried as msgpack bin.
-* ``store_config`` is the store's :class:`~proxyflow.store.StoreConfig`
-  packed once by :func:`encode_store_config` into a small msgpack array
-  ``[name, connector, options, serializer, cache_size]`` and carried as
-  opaque bin. The producer caches these bytes per store and the consumer
-  caches what it built from them keyed by the bytes, so per-event cost stays a
-  byte copy.
+* ``store_config`` is the store's [`StoreConfig`][proxyflow.store.StoreConfig]
+  packed once by [`encode_store_config`][proxyflow.stream.events.encode_store_config]
+  into a small msgpack array ``[name, connector, options, serializer, cache_size]``
+  and carried as opaque bin. The producer caches these bytes per store and the
+  consumer caches what it built from them keyed by the bytes, so per-event cost
+  stays a byte copy.
 * ``metadata`` is a ``str``-keyed map of msgpack values (``{}`` when none).
 
 Encoders may use any valid msgpack header for a field. Ours (the producer,
-through :mod:`proxyflow.stream._wire`) pack the per-topic constant fields
+through `proxyflow.stream._wire`) pack the per-topic constant fields
 once, splice in metadata packed once per ``send()``, and write an inline
 payload behind a hand-built ``bin`` header with one ``bytes.join``, so the
 payload is copied once and never through a growing buffer. The bytes are
 identical to what ``msgpack.packb`` writes for the same array.
 
 Decoding a message of 256 KiB or more that holds one inline object does not
-copy the payload: :attr:`NewObjectEvent.payload` is then a read-only
+copy the payload: `NewObjectEvent.payload` is then a read-only
 ``memoryview`` slice of the message (which it keeps alive), and a raw binary
 object sent inline comes back as that ``memoryview`` rather than ``bytes``.
 
 Decoding is strict: anything else (bad msgpack, truncation, trailing bytes,
 wrong field types, unknown version or type) raises
-:class:`~proxyflow.stream.exceptions.EventDecodeError`.
+[`EventDecodeError`][proxyflow.stream.exceptions.EventDecodeError].
 
 Example:
     ```python
@@ -93,13 +94,13 @@ class EventType(IntEnum):
     """The event type code, the second element of every message."""
 
     NEW_OBJECT = 1
-    """An object carried inline (:class:`NewObjectEvent`)."""
+    """An object carried inline ([`NewObjectEvent`][proxyflow.stream.events.NewObjectEvent])."""
     NEW_OBJECT_KEY = 2
-    """A reference to a stored object (:class:`NewObjectKeyEvent`)."""
+    """A stored object's key ([`NewObjectKeyEvent`][proxyflow.stream.events.NewObjectKeyEvent])."""
     END_OF_STREAM = 3
-    """A producer finished a topic (:class:`EndOfStreamEvent`)."""
+    """A topic ended ([`EndOfStreamEvent`][proxyflow.stream.events.EndOfStreamEvent])."""
     BATCH = 4
-    """Several object events of one flush (:class:`BatchEvent`)."""
+    """Several object events of one flush ([`BatchEvent`][proxyflow.stream.events.BatchEvent])."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ class NewObjectKeyEvent:
         producer_id: The sending producer's id (1 to 64 bytes).
         topic: The topic the event was sent on.
         seq: The producer's sequence number for this event on ``topic``.
-        store_config: The store's config packed by :func:`encode_store_config`;
+        store_config: The store's config packed by
+            [`encode_store_config`][proxyflow.stream.events.encode_store_config];
             a consumer finds or rebuilds the store from it.
         key: The object's key in that store (small, JSON-serializable).
         evict: Whether the object is removed from the store when it is read.
@@ -240,7 +242,7 @@ def encode_store_config(config: StoreConfig) -> bytes:
 
 
 def decode_store_config(data: bytes | bytearray | memoryview) -> StoreConfig:
-    """Unpack bytes made by :func:`encode_store_config`.
+    """Unpack bytes made by [`encode_store_config`][proxyflow.stream.events.encode_store_config].
 
     Args:
         data: The packed config.
@@ -372,7 +374,8 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
     """Decode one message into an event.
 
     Args:
-        data: A message made by :func:`encode_event` (or by a producer).
+        data: A message made by [`encode_event`][proxyflow.stream.events.encode_event]
+            (or by a producer).
 
     Returns:
         The event.

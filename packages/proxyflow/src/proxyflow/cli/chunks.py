@@ -22,7 +22,7 @@ def make_chunk(index: int, size: int) -> npt.NDArray[np.uint8]:
         index: Position of the chunk in the stream (the RNG seed).
         size: Number of bytes (and of ``uint8`` elements).
 
-    Example:
+    Examples:
         >>> bool((make_chunk(3, 16) == make_chunk(3, 16)).all())
         True
     """
@@ -33,7 +33,7 @@ def make_chunk(index: int, size: int) -> npt.NDArray[np.uint8]:
 def checksum(chunk: npt.NDArray[np.uint8]) -> str:
     """Return a short hex digest of the chunk's bytes (BLAKE2b, 16 bytes).
 
-    Example:
+    Examples:
         >>> len(checksum(make_chunk(0, 8)))
         32
     """

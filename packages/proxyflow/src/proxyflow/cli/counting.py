@@ -10,10 +10,10 @@ __all__ = ["CountingSubscriber"]
 
 
 class CountingSubscriber:
-    """Wraps a :class:`~proxyflow.stream.protocols.Subscriber` and counts what it delivers.
+    """Wraps a [`Subscriber`][proxyflow.stream.protocols.Subscriber] and counts what it delivers.
 
     It satisfies the ``Subscriber`` protocol itself, so a
-    :class:`~proxyflow.stream.StreamConsumer` can read from it.
+    [`StreamConsumer`][proxyflow.stream.StreamConsumer] can read from it.
 
     Attributes:
         messages: Messages delivered so far.

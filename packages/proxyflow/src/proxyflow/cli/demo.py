@@ -1,10 +1,10 @@
 """The demo pipeline: the guide's Figure 1 on one machine.
 
-* **Generator** (a spawned process, :mod:`proxyflow.cli.generator`): puts
+* **Generator** (a spawned process, [`proxyflow.cli.generator`][proxyflow.cli.generator]): puts
   ``count`` chunks in the store and publishes one small event per batch.
 * **Dispatcher** (this process): consumes the stream and hands each proxy, still
   unresolved, to a pool of worker processes.
-* **Workers** (:mod:`proxyflow.cli.worker`): resolve their proxy, which reads
+* **Workers** ([`proxyflow.cli.worker`][proxyflow.cli.worker]): resolve their proxy, which reads
   the chunk straight from the store, and compute on it.
 
 Bulk bytes go from the generator to the store to a worker; the dispatcher only
@@ -56,7 +56,7 @@ class DemoSettings:
         broker: Where events go (default: embedded ZeroMQ on loopback).
         store: Where chunks go (default: a temporary directory).
         timeout: Seconds to wait for any one step (a process start, an event,
-            a result) before failing with :class:`~proxyflow.cli.exceptions.PipelineError`.
+            a result) before failing with [`PipelineError`][proxyflow.cli.exceptions.PipelineError].
     """
 
     size: int = 1024 * 1024

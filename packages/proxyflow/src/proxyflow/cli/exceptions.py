@@ -1,4 +1,4 @@
-"""Errors raised by :mod:`proxyflow.cli`.
+"""Errors raised by [`proxyflow.cli`][proxyflow.cli].
 
 Each error also derives from the built-in class a caller would catch anyway,
 so the command line can turn them into one-line messages:
@@ -17,7 +17,7 @@ __all__ = ["BackendUnreachableError", "DemoError", "InvalidOptionError", "Pipeli
 
 
 class DemoError(Exception):
-    """Base class of every error raised by :mod:`proxyflow.cli`."""
+    """Base class of every error raised by [`proxyflow.cli`][proxyflow.cli]."""
 
 
 class InvalidOptionError(DemoError, ValueError):

@@ -76,7 +76,7 @@ def run_generator(job: GeneratorJob, status: Any, go: multiprocessing.synchroniz
 
     Args:
         job: What to stream and where.
-        status: A :mod:`multiprocessing` queue to the main process.
+        status: A `multiprocessing` queue to the main process.
         go: Set by the main process once its dispatcher is ready.
     """
     try:

@@ -2,7 +2,7 @@
 
 Everything here is pure: parsing never touches a network or a disk, so it can
 run before any process starts. Malformed values raise
-:class:`~proxyflow.cli.exceptions.InvalidOptionError`.
+[`InvalidOptionError`][proxyflow.cli.exceptions.InvalidOptionError].
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def parse_size(text: str) -> int:
     Raises:
         InvalidOptionError: if the text is not a size or is out of range.
 
-    Example:
+    Examples:
         >>> parse_size("64KiB"), parse_size("1MB"), parse_size("1.5k")
         (65536, 1000000, 1536)
     """
@@ -125,7 +125,7 @@ def parse_broker(text: str) -> BrokerSpec:
     Raises:
         InvalidOptionError: for any other value.
 
-    Example:
+    Examples:
         >>> parse_broker("redis-queue://localhost:6379/0")
         BrokerSpec(kind='redis-queue', url='redis://localhost:6379/0')
     """
@@ -155,7 +155,7 @@ def parse_store(text: str) -> StoreSpec:
     Raises:
         InvalidOptionError: for an empty value or a URL of an unknown scheme.
 
-    Example:
+    Examples:
         >>> parse_store("file")
         StoreSpec(kind='file', location='')
     """

@@ -14,7 +14,7 @@ _MIB = 1024 * 1024
 def format_bytes(n: float) -> str:
     """Format a byte count with a binary unit.
 
-    Example:
+    Examples:
         >>> format_bytes(1536), format_bytes(3 * 1024**2), format_bytes(100)
         ('1.5 KiB', '3.0 MiB', '100 B')
     """

@@ -28,7 +28,7 @@ class WorkResult:
         nbytes: Bytes of the chunk the worker read from the store.
         total: Sum of the chunk's bytes.
         mean: Mean of the chunk's bytes.
-        digest: :func:`~proxyflow.cli.chunks.checksum` of the chunk.
+        digest: [`checksum`][proxyflow.cli.chunks.checksum] of the chunk.
         pid: The worker's process id.
     """
 
@@ -46,7 +46,7 @@ def compute(index: int, chunk: Any) -> WorkResult:
 
     Args:
         index: The chunk index (from the event's metadata).
-        chunk: A :class:`~proxyflow.proxy.Proxy` of a ``uint8`` array.
+        chunk: A [`Proxy`][proxyflow.proxy.Proxy] of a ``uint8`` array.
 
     Returns:
         What the worker found.

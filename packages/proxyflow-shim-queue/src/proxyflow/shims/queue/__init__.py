@@ -1,9 +1,9 @@
-"""proxyflow broker shim for :class:`queue.Queue` and :mod:`multiprocessing` queues.
+"""proxyflow broker shim for `queue.Queue` and `multiprocessing` queues.
 
 It needs only the standard library and satisfies the ``Publisher`` and
 ``Subscriber`` protocols of ``proxyflow.stream`` structurally (it does not
 import them). Use it for streams inside one process (threads) or between
-processes that share a :mod:`multiprocessing` queue.
+processes that share a `multiprocessing` queue.
 
 Example:
     ```python

@@ -1,8 +1,9 @@
 """Errors raised by the queue shim.
 
-Every error derives from :class:`QueueShimError` *and* from the built-in class
-the broker protocols speak of, so code that knows nothing of this shim can
-still catch ``KeyError``, ``TimeoutError``, ``EOFError`` or ``RuntimeError``.
+Every error derives from [`QueueShimError`][proxyflow.shims.queue.exceptions.QueueShimError]
+*and* from the built-in class the broker protocols speak of, so code that knows
+nothing of this shim can still catch ``KeyError``, ``TimeoutError``,
+``EOFError`` or ``RuntimeError``.
 
 ```text
 QueueShimError

@@ -8,11 +8,11 @@ __all__ = ["QueueLike"]
 
 
 class QueueLike(Protocol):
-    """Anything with the ``put``/``get`` signature of :class:`queue.Queue`.
+    """Anything with the ``put``/``get`` signature of `queue.Queue`.
 
-    :class:`queue.Queue`, :class:`queue.SimpleQueue`, the queues of
-    :mod:`multiprocessing` (including ``Manager().Queue()`` proxies) all fit.
-    ``put`` raises :class:`queue.Full` and ``get`` raises :class:`queue.Empty`
+    `queue.Queue`, `queue.SimpleQueue`, the queues of
+    `multiprocessing` (including ``Manager().Queue()`` proxies) all fit.
+    ``put`` raises `queue.Full` and ``get`` raises `queue.Empty`
     when they give up, as the standard library queues do.
     """
 

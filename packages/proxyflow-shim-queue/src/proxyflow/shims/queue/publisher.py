@@ -25,21 +25,23 @@ class QueuePublisher:
     * **Blocking**: when a bounded queue is full, ``send_message`` blocks
       (``block=True``, ``timeout=None``), waits at most ``timeout`` seconds, or
       fails at once (``block=False``); when it gives up it raises
-      :class:`QueueFullError` and the message is not sent.
+      [`QueueFullError`][proxyflow.shims.queue.exceptions.QueueFullError] and
+      the message is not sent.
     * **Multi-producer**: any number of publishers (threads or processes) may
       put on the same queues.
     * **Multi-consumer**: point-to-point. Each topic has one queue and every
       message is taken by exactly one reader of that queue; normally one
-      :class:`~proxyflow.shims.queue.QueueSubscriber` reads it.
+      [`QueueSubscriber`][proxyflow.shims.queue.QueueSubscriber] reads it.
     * **Loss**: none; messages wait in the queue until they are read.
     * **close()**: marks the publisher closed (later sends raise
-      :class:`PublisherClosedError`); the queues belong to the caller and are
-      neither closed nor drained. Calling it twice is fine.
+      [`PublisherClosedError`][proxyflow.shims.queue.exceptions.PublisherClosedError]);
+      the queues belong to the caller and are neither closed nor drained.
+      Calling it twice is fine.
 
     The mapping is used as given, not copied: topics added to a mutable mapping
     later are seen by the next ``send_message``. Messages are put as
-    :class:`bytes` (a ``bytearray`` or ``memoryview`` is copied once) because a
-    :mod:`multiprocessing` queue pickles what it carries.
+    `bytes` (a ``bytearray`` or ``memoryview`` is copied once) because a
+    `multiprocessing` queue pickles what it carries.
 
     Args:
         queues: Topic name to queue. Several topics may share a queue.
@@ -83,7 +85,7 @@ class QueuePublisher:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close`][proxyflow.shims.queue.publisher.QueuePublisher.close] was called."""
         return self._closed
 
     def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:

@@ -17,23 +17,27 @@ __all__ = ["QueueSubscriber"]
 
 
 class QueueSubscriber:
-    """Reads messages from one queue filled by a :class:`~proxyflow.shims.queue.QueuePublisher`.
+    """Reads messages from one queue filled by a publisher.
+
+    The publisher is a [`QueuePublisher`][proxyflow.shims.queue.QueuePublisher].
 
     Behaviour:
 
     * **Ordering**: FIFO: messages from one publisher on one topic arrive in order.
-    * **Blocking**: :meth:`next_message` waits up to its ``timeout`` (``None``:
-      until a message comes or the subscriber is closed). Iteration waits as
-      configured at construction: ``block=False`` raises at once when the queue
-      is empty, otherwise ``timeout`` bounds the wait (``None``: forever).
+    * **Blocking**: [`next_message`][proxyflow.shims.queue.subscriber.QueueSubscriber.next_message]
+      waits up to its ``timeout`` (``None``: until a message comes or the
+      subscriber is closed). Iteration waits as configured at construction:
+      ``block=False`` raises at once when the queue is empty, otherwise ``timeout``
+      bounds the wait (``None``: forever).
     * **Multi-producer**: any number of publishers may fill the queue.
     * **Multi-consumer**: point-to-point: a message goes to whichever reader
       takes it first, so give each queue a single subscriber.
     * **Loss**: none; unread messages stay in the queue.
-    * **close()**: stops receiving: :meth:`next_message` then raises
-      :class:`EOFError` and iteration stops. A call blocked in another thread
-      notices within ``poll_interval`` seconds. The queue is not closed or
-      drained. Calling it twice is fine.
+    * **close()**: stops receiving:
+      [`next_message`][proxyflow.shims.queue.subscriber.QueueSubscriber.next_message]
+      then raises `EOFError` and iteration stops. A call blocked in another
+      thread notices within ``poll_interval`` seconds. The queue is not closed
+      or drained. Calling it twice is fine.
 
     The queue does not say which topic a message came from, so ``topics`` is
     only what was given here (it may be empty).
@@ -42,8 +46,10 @@ class QueueSubscriber:
         queue: The queue to read.
         topics: The topics whose messages arrive on this queue (informational).
         block: Whether iteration waits for a message.
-        timeout: Seconds iteration waits before raising :class:`SubscriberTimeoutError`.
-        poll_interval: Longest single wait on the queue, so that :meth:`close`
+        timeout: Seconds iteration waits before raising
+            [`SubscriberTimeoutError`][proxyflow.shims.queue.exceptions.SubscriberTimeoutError].
+        poll_interval: Longest single wait on the queue, so that
+            [`close`][proxyflow.shims.queue.subscriber.QueueSubscriber.close]
             from another thread is noticed.
 
     Raises:
@@ -90,7 +96,7 @@ class QueueSubscriber:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close`][proxyflow.shims.queue.subscriber.QueueSubscriber.close] was called."""
         return self._closed
 
     def next_message(self, timeout: float | None = None) -> bytes:

@@ -3,13 +3,17 @@
 Two pairs satisfy the ``Publisher``/``Subscriber`` protocols of
 ``proxyflow.stream`` structurally (nothing of proxyflow is imported):
 
-* :class:`RedisPublisher` / :class:`RedisSubscriber`: ``PUBLISH``/``SUBSCRIBE``,
-  fan-out, messages dropped when nobody listens;
-* :class:`RedisQueuePublisher` / :class:`RedisQueueSubscriber`: ``RPUSH``/``BLPOP``
-  on one list per topic, each message to exactly one consumer, kept until read.
+* [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher] /
+  [`RedisSubscriber`][proxyflow.shims.redis.pubsub.RedisSubscriber]:
+  ``PUBLISH``/``SUBSCRIBE``, fan-out, messages dropped when nobody listens;
+* [`RedisQueuePublisher`][proxyflow.shims.redis.queue.RedisQueuePublisher] /
+  [`RedisQueueSubscriber`][proxyflow.shims.redis.queue.RedisQueueSubscriber]:
+  ``RPUSH``/``BLPOP`` on one list per topic, each message to exactly one
+  consumer, kept until read.
 
 Connections speak RESP2 on purpose (redis-py 8 defaults to RESP3, whose pub/sub
-path is slower for large messages; see :mod:`proxyflow.shims.redis.connection`).
+path is slower for large messages; see
+[`proxyflow.shims.redis.connection`][proxyflow.shims.redis.connection]).
 
 Example:
     ```python

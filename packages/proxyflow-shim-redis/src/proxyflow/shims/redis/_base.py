@@ -1,10 +1,10 @@
 """What the pub/sub and list-queue publishers and subscribers have in common.
 
-The public classes in :mod:`proxyflow.shims.redis.pubsub` and
-:mod:`proxyflow.shims.redis.queue` keep only what differs: the Redis commands
-they issue. Here live the connection bookkeeping, the ``url``/``closed``/
-``topics`` properties, the closed and broken-connection states, the receive
-loop with its deadline, iteration and the context manager.
+The public classes in [`proxyflow.shims.redis.pubsub`][proxyflow.shims.redis.pubsub] and
+[`proxyflow.shims.redis.queue`][proxyflow.shims.redis.queue] keep only what
+differs: the Redis commands they issue. Here live the connection bookkeeping,
+the ``url``/``closed``/``topics`` properties, the closed and broken-connection
+states, the receive loop with its deadline, iteration and the context manager.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class _RedisEndpoint:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether `close` was called."""
         return self._closed
 
     def close(self) -> None:
@@ -78,12 +78,15 @@ class _RedisPublisherBase(_RedisEndpoint):
 
     ``send_message`` writes its command and returns without waiting for the
     reply: replies are read when they are already there (a non-blocking check
-    on each send), and all of them by :meth:`flush` and :meth:`close`. At most
+    on each send), and all of them by
+    [`flush`][proxyflow.shims.redis._base._RedisPublisherBase.flush] and
+    [`close`][proxyflow.shims.redis._base._RedisPublisherBase.close]. At most
     ``max_unconfirmed`` sends wait for their reply; beyond that a send reads
     replies until half of them are confirmed. Redis executes a connection's
     commands in order, so ordering is unchanged; an error reply surfaces as
-    :class:`~proxyflow.shims.redis.PublishRejectedError` from a later call.
-    This saves one network round trip per message (about 60 us on loopback).
+    [`PublishRejectedError`][proxyflow.shims.redis.PublishRejectedError] from a
+    later call. This saves one network round trip per message (about 60 us on
+    loopback).
     """
 
     def __init__(
@@ -197,7 +200,7 @@ class _RedisSubscriberBase(_RedisEndpoint):
     """A subscriber reading with a bounded-wait loop that ``close()`` can stop.
 
     Subclasses open ``self._client`` (and whatever else they read from) after
-    calling ``__init__``, and implement :meth:`_take` and :meth:`_release`.
+    calling ``__init__``, and implement `_take` and `_release`.
     """
 
     _role: ClassVar[str]

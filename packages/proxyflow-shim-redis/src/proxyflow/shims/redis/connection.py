@@ -4,7 +4,7 @@ All clients speak RESP2 (``protocol=2``) on purpose: redis-py 8 defaults to
 RESP3, whose pub/sub read path costs roughly 10 ms more per MiB of message
 (redis-py issue 4230), and the shim needs nothing RESP3 adds. Retries are off
 (``Retry(NoBackoff(), 0)``): a lost connection must surface as
-:class:`~proxyflow.shims.redis.BrokerConnectionError` rather than be hidden by
+[`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError] rather than be hidden by
 a silent reconnect that would have dropped pub/sub messages in between.
 """
 
@@ -54,7 +54,10 @@ def redact_url(url: str) -> str:
 
 @contextmanager
 def translate_errors(url: str, doing: str) -> Iterator[None]:
-    """Turn redis-py connection errors raised inside the block into :class:`BrokerConnectionError`.
+    """Turn redis-py connection errors raised inside the block into broker errors.
+
+    The errors become
+    [`BrokerConnectionError`][proxyflow.shims.redis.exceptions.BrokerConnectionError].
 
     Args:
         url: The (unredacted) server URL; the error names it redacted.

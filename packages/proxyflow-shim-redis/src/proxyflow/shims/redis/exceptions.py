@@ -1,9 +1,10 @@
 """Errors raised by the Redis shim.
 
-Every error derives from :class:`RedisShimError` *and* from the built-in class
-the broker protocols speak of, so a caller that knows nothing of this shim can
-catch ``ConnectionError``, ``TimeoutError``, ``EOFError``, ``RuntimeError`` or
-``ValueError``. Errors of redis-py never escape: they are translated here.
+Every error derives from [`RedisShimError`][proxyflow.shims.redis.exceptions.RedisShimError]
+*and* from the built-in class the broker protocols speak of, so a caller that
+knows nothing of this shim can catch ``ConnectionError``, ``TimeoutError``,
+``EOFError``, ``RuntimeError`` or ``ValueError``. Errors of redis-py never
+escape: they are translated here.
 
 ```text
 RedisShimError

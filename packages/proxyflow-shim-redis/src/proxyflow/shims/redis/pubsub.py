@@ -29,9 +29,11 @@ class RedisPublisher(_RedisPublisherBase):
       (one connection at a time, and Redis delivers in order).
     * **Blocking**: ``send_message`` returns once the message is written to
       the connection; Redis's confirmation is read in the background (on later
-      sends, :meth:`flush` and :meth:`close`), so a rejected message surfaces
-      as :class:`~proxyflow.shims.redis.PublishRejectedError` from a later
-      call. At most ``max_unconfirmed`` messages wait for confirmation.
+      sends, [`flush`][proxyflow.shims.redis.pubsub.RedisPublisher.flush] and
+      [`close`][proxyflow.shims.redis.pubsub.RedisPublisher.close]), so a
+      rejected message surfaces as
+      [`PublishRejectedError`][proxyflow.shims.redis.PublishRejectedError] from
+      a later call. At most ``max_unconfirmed`` messages wait for confirmation.
     * **Multi-producer**: any number of publishers may publish on a channel;
       one publisher may be shared by threads (redis-py pools its connections).
     * **Multi-consumer**: fan-out: every subscriber of the channel gets every message.
@@ -39,13 +41,14 @@ class RedisPublisher(_RedisPublisherBase):
       dropped by Redis; so are messages a subscriber misses while disconnected,
       or when it is too slow and Redis cuts it off at its
       ``client-output-buffer-limit pubsub``. Use
-      :class:`~proxyflow.shims.redis.RedisQueuePublisher` when messages must wait.
+      [`RedisQueuePublisher`][proxyflow.shims.redis.RedisQueuePublisher] when messages must wait.
     * **close()**: confirms what was sent, then closes the connection; later sends raise
-      :class:`~proxyflow.shims.redis.PublisherClosedError`. Idempotent.
+      [`PublisherClosedError`][proxyflow.shims.redis.PublisherClosedError]. Idempotent.
 
-    The connection speaks RESP2 (see :mod:`proxyflow.shims.redis.connection`).
-    Messages go out without an extra copy where redis-py allows (``bytes`` and
-    ``memoryview`` above 6000 bytes are written as they are).
+    The connection speaks RESP2 (see
+    [`proxyflow.shims.redis.connection`][proxyflow.shims.redis.connection]). Messages go
+    out without an extra copy where redis-py allows (``bytes`` and ``memoryview`` above
+    6000 bytes are written as they are).
 
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` or ``unix://...``.
@@ -112,31 +115,35 @@ class RedisSubscriber(_RedisSubscriberBase):
     Behaviour:
 
     * **Ordering**: messages from one publisher on one channel arrive in order.
-    * **Blocking**: :meth:`next_message` waits up to its ``timeout``
-      (``None``: until a message arrives or the subscriber is closed).
-      Iteration waits up to the ``timeout`` given here.
+    * **Blocking**: [`next_message`][proxyflow.shims.redis.pubsub.RedisSubscriber.next_message]
+      waits up to its ``timeout`` (``None``: until a message arrives or the
+      subscriber is closed). Iteration waits up to the ``timeout`` given here.
     * **Multi-producer**: any number of publishers may publish on the channels.
     * **Multi-consumer**: fan-out: every subscriber gets every message.
     * **Loss**: messages published before the subscription, or while the
       connection is down, are not delivered. The subscriber does not reconnect
-      by itself: a lost connection makes :meth:`next_message` raise
-      :class:`~proxyflow.shims.redis.BrokerConnectionError` (every time after).
+      by itself: a lost connection makes
+      [`next_message`][proxyflow.shims.redis.pubsub.RedisSubscriber.next_message]
+      raise [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError]
+      (every time after).
     * **close()**: unsubscribes and closes the connection; then
-      :meth:`next_message` raises :class:`EOFError` and iteration stops.
-      Calling it from another thread while one reads is allowed: the reader
-      finishes the close within ``poll_interval``. Idempotent.
+      [`next_message`][proxyflow.shims.redis.pubsub.RedisSubscriber.next_message]
+      raises `EOFError` and iteration stops. Calling it from another thread
+      while one reads is allowed: the reader finishes the close within
+      ``poll_interval``. Idempotent.
 
     Read a subscriber from one thread at a time.
 
     Args:
-        url: The Redis URL (see :class:`RedisPublisher`).
+        url: The Redis URL (see [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher]).
         topics: One channel name or a sequence of them.
-        timeout: Seconds iteration waits before raising :class:`TimeoutError`
+        timeout: Seconds iteration waits before raising `TimeoutError`
             (``None``: forever).
         socket_timeout: Seconds a read of a started message or a write may take.
         connect_timeout: Seconds connecting and subscribing may take.
         poll_interval: Longest single wait on the socket, so that a
-            :meth:`close` from another thread is noticed.
+            [`close`][proxyflow.shims.redis.pubsub.RedisSubscriber.close] from
+            another thread is noticed.
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.

@@ -24,16 +24,17 @@ class RedisQueuePublisher(_RedisPublisherBase):
       the message (at most ``socket_timeout``); lists are unbounded, so it never
       waits for room. With ``max_unconfirmed=n > 0`` up to ``n`` messages may
       wait for Redis's confirmation (one round trip saved per message), read on
-      later sends, :meth:`flush` and :meth:`close`.
+      later sends, [`flush`][proxyflow.shims.redis.queue.RedisQueuePublisher.flush]
+      and [`close`][proxyflow.shims.redis.queue.RedisQueuePublisher.close].
     * **Multi-producer**: any number of publishers may push to a topic; a
       publisher may be shared by threads.
     * **Multi-consumer**: work sharing: each message is taken by exactly one
-      :class:`RedisQueueSubscriber`.
+      [`RedisQueueSubscriber`][proxyflow.shims.redis.queue.RedisQueueSubscriber].
     * **Loss**: none while Redis keeps its data: messages wait in the list when
       no consumer runs (persistence across a Redis restart depends on the
       server's RDB/AOF settings).
     * **close()**: confirms what was sent, then closes the connection; later
-      sends raise :class:`~proxyflow.shims.redis.PublisherClosedError`. Idempotent.
+      sends raise [`PublisherClosedError`][proxyflow.shims.redis.PublisherClosedError]. Idempotent.
 
     Args:
         url: ``redis://``, ``rediss://`` or ``unix://`` URL.
@@ -110,9 +111,11 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
 
     * **Ordering**: FIFO per topic. With several topics, the order in which the
       lists are checked rotates on every call so that no topic starves.
-    * **Blocking**: :meth:`next_message` waits up to its ``timeout`` (``None``:
-      until a message arrives or the subscriber is closed), issuing ``BLPOP``
-      calls of at most ``poll_interval`` seconds so that :meth:`close` and
+    * **Blocking**: [`next_message`][proxyflow.shims.redis.queue.RedisQueueSubscriber.next_message]
+      waits up to its ``timeout`` (``None``: until a message arrives or the
+      subscriber is closed), issuing ``BLPOP`` calls of at most
+      ``poll_interval`` seconds so that
+      [`close`][proxyflow.shims.redis.queue.RedisQueueSubscriber.close] and
       timeouts are honoured. Iteration waits up to the ``timeout`` given here.
     * **Multi-producer**: any number of publishers may push to the topics.
     * **Multi-consumer**: work sharing: Redis hands each message to exactly one
@@ -120,10 +123,11 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
     * **Loss**: none while the connection holds: a message is removed only when
       it is handed to a subscriber. If the connection drops after Redis popped
       a message but before it was read, that one message is lost (at-most-once);
-      :meth:`next_message` then raises
-      :class:`~proxyflow.shims.redis.BrokerConnectionError`.
-    * **close()**: closes the connection; then :meth:`next_message` raises
-      :class:`EOFError` and iteration stops. From another thread while one
+      [`next_message`][proxyflow.shims.redis.queue.RedisQueueSubscriber.next_message] then raises
+      [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError].
+    * **close()**: closes the connection; then
+      [`next_message`][proxyflow.shims.redis.queue.RedisQueueSubscriber.next_message]
+      raises `EOFError` and iteration stops. From another thread while one
       reads, the reader finishes the close within ``poll_interval`` and pushes
       back to the head of its list a message it popped after the close, so
       nothing is lost. Idempotent.
@@ -134,7 +138,7 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
         url: ``redis://``, ``rediss://`` or ``unix://`` URL.
         topics: One topic or a sequence of them.
         prefix: Prefix of the list keys (as given to the publisher).
-        timeout: Seconds iteration waits before raising :class:`TimeoutError`
+        timeout: Seconds iteration waits before raising `TimeoutError`
             (``None``: forever).
         socket_timeout: Seconds a read or write may take; must exceed ``poll_interval``.
         connect_timeout: Seconds connecting may take.

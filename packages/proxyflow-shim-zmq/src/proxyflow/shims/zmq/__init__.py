@@ -1,6 +1,7 @@
 """proxyflow broker shim for ZeroMQ publish/subscribe (pyzmq).
 
-:class:`ZeroMQPublisher` binds an ``XPUB`` socket; :class:`ZeroMQSubscriber`
+[`ZeroMQPublisher`][proxyflow.shims.zmq.publisher.ZeroMQPublisher] binds an
+``XPUB`` socket; [`ZeroMQSubscriber`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber]
 connects a ``SUB`` socket to it. They satisfy the ``Publisher``/``Subscriber``
 protocols of ``proxyflow.stream`` structurally (nothing of proxyflow is
 imported). Delivery is fan-out with exact topic matching; nothing is stored, so

@@ -1,9 +1,9 @@
 """Errors raised by the ZeroMQ shim.
 
-Every error derives from :class:`ZeroMQShimError` *and* from the built-in class
-the broker protocols speak of, so a caller that knows nothing of this shim can
-catch ``TimeoutError``, ``EOFError``, ``OSError``, ``RuntimeError`` or
-``ValueError``.
+Every error derives from [`ZeroMQShimError`][proxyflow.shims.zmq.exceptions.ZeroMQShimError]
+*and* from the built-in class the broker protocols speak of, so a caller that
+knows nothing of this shim can catch ``TimeoutError``, ``EOFError``,
+``OSError``, ``RuntimeError`` or ``ValueError``.
 
 ```text
 ZeroMQShimError

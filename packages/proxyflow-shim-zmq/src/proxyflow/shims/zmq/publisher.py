@@ -28,10 +28,11 @@ _DRAIN_EVERY = 1024
 
 ZeroMQ routes messages by the subscriptions it has seen whether or not the
 notices are read, so reading them on every send (a failed non-blocking
-receive, about 3 us) buys nothing; :meth:`ZeroMQPublisher.subscriber_count`
-and :meth:`ZeroMQPublisher.wait_for_subscribers` read them first anyway. The
-periodic read only bounds the memory the notices of a long-lived publisher
-with many joining and leaving subscribers take.
+receive, about 3 us) buys nothing: the publisher's
+[`subscriber_count`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.subscriber_count] and
+[`wait_for_subscribers`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.wait_for_subscribers]
+read them first anyway. The periodic read only bounds the memory the notices of
+a long-lived publisher with many joining and leaving subscribers take.
 """
 
 _MAX_CACHED_TOPICS = 4096
@@ -59,12 +60,13 @@ class ZeroMQPublisher:
       every message on it.
     * **Loss**: messages are dropped when no subscriber of the topic is
       connected (including the short time while a new subscriber connects and
-      subscribes, the "slow joiner": call :meth:`wait_for_subscribers` first),
-      at the high-water mark, and on close after ``linger`` seconds.
+      subscribes, the "slow joiner": call
+      [`wait_for_subscribers`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.wait_for_subscribers]
+      first), at the high-water mark, and on close after ``linger`` seconds.
     * **close()**: closes the socket, giving queued messages ``linger`` seconds
       to leave, and terminates the context if this object created it (a
       context passed in is left alone). Later sends raise
-      :class:`~proxyflow.shims.zmq.PublisherClosedError`. Idempotent.
+      [`PublisherClosedError`][proxyflow.shims.zmq.PublisherClosedError]. Idempotent.
 
     Messages of ``copy_threshold`` bytes or more are sent without a copy: ZeroMQ
     reads them from your buffer after ``send_message`` returns, so do not
@@ -77,9 +79,12 @@ class ZeroMQPublisher:
 
     Args:
         address: Endpoint to bind: ``tcp://127.0.0.1:5555``, ``tcp://*:5555``,
-            ``tcp://127.0.0.1:*`` (a free port; see :attr:`address`), ``ipc:///path``.
+            ``tcp://127.0.0.1:*`` (a free port; see
+            [`address`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.address]),
+            ``ipc:///path``.
         sndhwm: Messages queued per subscriber before new ones are dropped (0: no limit).
-        linger: Seconds :meth:`close` waits for queued messages (``None``: until sent).
+        linger: Seconds [`close`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.close]
+            waits for queued messages (``None``: until sent).
         copy_threshold: Size from which messages are sent without a copy.
         context: A ZeroMQ context to use (not terminated on close); by default
             the publisher creates and owns one.
@@ -147,7 +152,7 @@ class ZeroMQPublisher:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.close] was called."""
         return self._closed
 
     @property

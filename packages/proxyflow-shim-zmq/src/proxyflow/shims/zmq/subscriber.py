@@ -23,9 +23,10 @@ __all__ = ["ZeroMQSubscriber"]
 
 
 class ZeroMQSubscriber:
-    """Receives the messages of some topics from a :class:`~proxyflow.shims.zmq.ZeroMQPublisher`.
+    """Receives the messages of some topics from a ZeroMQ publisher.
 
-    The socket connects in the background (and reconnects after a network
+    The publisher is a [`ZeroMQPublisher`][proxyflow.shims.zmq.ZeroMQPublisher]. The
+    socket connects in the background (and reconnects after a network
     failure), so construction never fails for an unreachable publisher; use
     the publisher's ``wait_for_subscribers`` to know when the subscription has
     arrived, since messages sent before that are not delivered to it.
@@ -33,9 +34,9 @@ class ZeroMQSubscriber:
     Behaviour:
 
     * **Ordering**: messages from one publisher arrive in the order sent.
-    * **Blocking**: :meth:`next_message` waits up to its ``timeout`` (``None``:
-      until a message arrives or the subscriber is closed). Iteration waits up
-      to the ``timeout`` given here.
+    * **Blocking**: [`next_message`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.next_message]
+      waits up to its ``timeout`` (``None``: until a message arrives or the
+      subscriber is closed). Iteration waits up to the ``timeout`` given here.
     * **Multi-producer**: connect to several publishers by giving a sequence
       of addresses; messages are then fair-queued between them.
     * **Multi-consumer**: fan-out: every subscriber gets every message of its topics.
@@ -44,9 +45,9 @@ class ZeroMQSubscriber:
       dropped on the publisher's side) are lost.
     * **close()**: closes the socket (discarding unread messages) and
       terminates the context if this object created it; then
-      :meth:`next_message` raises :class:`EOFError` and iteration stops. From
-      another thread while one reads, the reader finishes the close within
-      ``poll_interval``. Idempotent.
+      [`next_message`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.next_message]
+      raises `EOFError` and iteration stops. From another thread while one
+      reads, the reader finishes the close within ``poll_interval``. Idempotent.
 
     Returned messages are ``bytes`` below ``copy_threshold`` bytes; larger
     ones are a ``memoryview`` over the received ZeroMQ frame (no copy; it is yours;
@@ -59,12 +60,14 @@ class ZeroMQSubscriber:
         address: The publisher's endpoint, or a sequence of endpoints.
         topics: One topic or a sequence of topics (exact names, no NUL).
         rcvhwm: Messages queued for this subscriber before new ones are dropped.
-        timeout: Seconds iteration waits before raising :class:`TimeoutError`
+        timeout: Seconds iteration waits before raising `TimeoutError`
             (``None``: forever).
-        linger: Seconds :meth:`close` waits for outgoing (subscription) traffic.
+        linger: Seconds [`close`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.close]
+            waits for outgoing (subscription) traffic.
         copy_threshold: Size from which messages are returned as memoryviews.
         poll_interval: Longest single wait on the socket, so that a
-            :meth:`close` from another thread is noticed.
+            [`close`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.close]
+            from another thread is noticed.
         context: A ZeroMQ context to use (not terminated on close); by default
             the subscriber creates and owns one.
 
@@ -152,7 +155,7 @@ class ZeroMQSubscriber:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.close] was called."""
         return self._closed
 
     @property

@@ -41,3 +41,8 @@ def test_redis_url_fixture_points_at_a_live_server(redis_url: str) -> None:
     host, port = host_port.rsplit(":", 1)
     assert host in {"127.0.0.1", "localhost"}
     assert _ping(int(port)).startswith(b"+PONG")
+
+
+def test_a_binary_that_cannot_run_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(RedisServerUnavailableError, match="cannot run"):
+        RedisServer(str(tmp_path / "no-such-redis-server")).start()

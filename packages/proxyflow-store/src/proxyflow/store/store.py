@@ -196,6 +196,10 @@ class Store:
             return get_serializer(deserializer)[1]
         return deserializer
 
+    def _clock(self) -> float:
+        """Return the start time of an operation, or ``0.0`` without metrics (no clock read)."""
+        return time.perf_counter() if self._metrics is not None else 0.0
+
     def _record(self, op: str, start: float, *, objects: int = 1, nbytes: int = 0) -> None:
         if self._metrics is not None:
             self._metrics.record(
@@ -229,7 +233,7 @@ class Store:
         if self._closed:
             self._check_open()
         metrics = self._metrics
-        start = time.perf_counter() if metrics is not None else 0.0
+        start = self._clock()
         if serializer is None and self._put_parts is not None:
             key, size = self._put_default(obj)
         else:
@@ -273,7 +277,7 @@ class Store:
         """
         self._check_open()
         metrics = self._metrics
-        start = time.perf_counter() if metrics is not None else 0.0
+        start = self._clock()
         if serializer is None and self._put_parts is not None:
             keys, sizes = self._put_batch_default(objs)
         else:
@@ -348,7 +352,7 @@ class Store:
         if self._closed:
             self._check_open()
         metrics = self._metrics
-        start = time.perf_counter() if metrics is not None else 0.0
+        start = self._clock()
         use_cache = deserializer is None
         cache = self._cache
         if evict:
@@ -418,7 +422,7 @@ class Store:
                 ``return_exceptions`` is false.
         """
         self._check_open()
-        start = time.perf_counter()
+        start = self._clock()
         keys = list(keys)
         results: list[Any] = [default] * len(keys)
         cached: dict[int, Any] = {}
@@ -463,7 +467,7 @@ class Store:
     def exists(self, key: Key) -> bool:
         """Return whether storage holds an object under ``key`` (always asks the connector)."""
         self._check_open()
-        start = time.perf_counter()
+        start = self._clock()
         found = self._connector.exists(key)
         self._record("exists", start)
         return bool(found)
@@ -471,7 +475,7 @@ class Store:
     def evict(self, key: Key) -> None:
         """Remove the object under ``key`` from storage and from the cache (missing is fine)."""
         self._check_open()
-        start = time.perf_counter()
+        start = self._clock()
         self._connector.evict(key)
         self._forget(key)
         self._record("evict", start)

@@ -1,0 +1,99 @@
+"""proxyflow's plug-in API: the seams, the error tree and helpers every package may share.
+
+``proxyflow-api`` has no dependencies. Connectors and broker shims (ours and
+third parties') import it, and nothing else of proxyflow, for:
+
+* the protocols they satisfy: [`Publisher`][proxyflow.api.protocols.Publisher],
+  [`Subscriber`][proxyflow.api.protocols.Subscriber],
+  [`AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber] with its
+  [`Delivery`][proxyflow.api.protocols.Delivery], their asyncio forms, and
+  [`Connector`][proxyflow.api.protocols.Connector];
+* the root of the error tree, [`ProxyflowError`][proxyflow.api.exceptions.ProxyflowError],
+  and the backend failures every plug-in reports the same way
+  ([`BackendFullError`][proxyflow.api.exceptions.BackendFullError], ...);
+* small helpers with one home: [`redact_url`][proxyflow.api.urls.redact_url],
+  flat byte views ([`proxyflow.api.buffers`][proxyflow.api.buffers]), a
+  context-manager base ([`Closeable`][proxyflow.api.closing.Closeable]) and a
+  polling subscriber base ([`PollingSubscriber`][proxyflow.api.polling.PollingSubscriber]).
+
+Example:
+    ```python
+    from proxyflow.api import BackendUnavailableError, redact_url
+
+    try:
+        raise BackendUnavailableError("cannot reach Redis", redact_url("redis://:pw@h:6379"))
+    except ConnectionError as exc:
+        assert exc.backend == "redis://:***@h:6379"
+    ```
+"""
+
+from __future__ import annotations
+
+from proxyflow.api.__about__ import __version__
+from proxyflow.api.buffers import as_message, byte_view, flat_buffer, flat_buffers, nbytes
+from proxyflow.api.closing import Closeable
+from proxyflow.api.exceptions import (
+    BackendAuthenticationError,
+    BackendError,
+    BackendFullError,
+    BackendProtocolError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ObjectTooLargeError,
+    ProxyflowError,
+)
+from proxyflow.api.polling import PollingSubscriber, check_timeout, normalise_topics
+from proxyflow.api.protocols import (
+    AckingSubscriber,
+    AsyncAckingSubscriber,
+    AsyncDelivery,
+    AsyncPublisher,
+    AsyncSubscriber,
+    BytesLike,
+    Connector,
+    CountingConnector,
+    Delivery,
+    Key,
+    Message,
+    Publisher,
+    Subscriber,
+    VectoredConnector,
+)
+from proxyflow.api.urls import SECRET_QUERY_OPTIONS, redact_url
+
+__all__ = [
+    "SECRET_QUERY_OPTIONS",
+    "AckingSubscriber",
+    "AsyncAckingSubscriber",
+    "AsyncDelivery",
+    "AsyncPublisher",
+    "AsyncSubscriber",
+    "BackendAuthenticationError",
+    "BackendError",
+    "BackendFullError",
+    "BackendProtocolError",
+    "BackendTimeoutError",
+    "BackendUnavailableError",
+    "BytesLike",
+    "Closeable",
+    "Connector",
+    "CountingConnector",
+    "Delivery",
+    "Key",
+    "Message",
+    "ObjectTooLargeError",
+    "PollingSubscriber",
+    "ProxyflowError",
+    "Publisher",
+    "Subscriber",
+    "VectoredConnector",
+    "__version__",
+    "as_message",
+    "byte_view",
+    "check_timeout",
+    "flat_buffer",
+    "flat_buffers",
+    "nbytes",
+    "normalise_topics",
+    "redact_url",
+]

@@ -58,3 +58,11 @@ def test_structural() -> None:
     assert isinstance(subscriber.next_delivery(), Delivery)
     assert isinstance(_Publisher(), Publisher)
     assert not isinstance(_Publisher(), Subscriber)
+
+
+def test_roster_complete() -> None:
+    from proxyflow.api import Roster
+
+    assert not Roster(frozenset(), frozenset()).complete
+    assert not Roster(frozenset({b"a", b"b"}), frozenset({b"a"})).complete
+    assert Roster(frozenset({b"a"}), frozenset({b"a", b"z"})).complete

@@ -56,8 +56,11 @@ from proxyflow.api.protocols import (
     Key,
     Message,
     Publisher,
+    Roster,
     Subscriber,
     VectoredConnector,
+    WorkSharingPublisher,
+    WorkSharingSubscriber,
 )
 from proxyflow.api.urls import SECRET_QUERY_OPTIONS, redact_url
 
@@ -85,8 +88,11 @@ __all__ = [
     "PollingSubscriber",
     "ProxyflowError",
     "Publisher",
+    "Roster",
     "Subscriber",
     "VectoredConnector",
+    "WorkSharingPublisher",
+    "WorkSharingSubscriber",
     "__version__",
     "as_message",
     "byte_view",

@@ -33,7 +33,7 @@ The async protocols mirror the sync ones method for method, with coroutines.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, ClassVar, Protocol, TypeAlias, runtime_checkable
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 __all__ = [
     "AckingSubscriber",
@@ -48,8 +48,11 @@ __all__ = [
     "Key",
     "Message",
     "Publisher",
+    "Roster",
     "Subscriber",
     "VectoredConnector",
+    "WorkSharingPublisher",
+    "WorkSharingSubscriber",
 ]
 
 BytesLike: TypeAlias = bytes | bytearray | memoryview
@@ -207,6 +210,61 @@ class AckingSubscriber(Subscriber, Protocol):
             EOFError: if the subscriber was closed.
             ConnectionError: if the broker cannot be reached.
         """
+        ...
+
+
+class Roster(NamedTuple):
+    """The producers of one topic of a work-sharing broker, as the broker records them.
+
+    Attributes:
+        joined: Ids of the producers that announced the topic (``join``).
+        left: Ids of the producers that finished it (``leave``), after their
+            last message was accepted by the broker.
+    """
+
+    joined: frozenset[bytes]
+    left: frozenset[bytes]
+
+    @property
+    def complete(self) -> bool:
+        """Whether at least one producer joined and every producer that joined has left."""
+        return bool(self.joined) and self.joined <= self.left
+
+
+@runtime_checkable
+class WorkSharingPublisher(Publisher, Protocol):
+    """A publisher of a work-sharing broker (each message goes to one subscriber).
+
+    On such a broker an end-of-stream message reaches only one of the
+    subscribers, so the broker also keeps a [`Roster`][proxyflow.api.protocols.Roster]
+    of the producers of each topic: a producer ``join``s a topic before its
+    first message and ``leave``s it after its last one.
+    """
+
+    def join(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` publishes on ``topic`` (idempotent)."""
+        ...
+
+    def leave(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` sent its last message on ``topic`` (idempotent).
+
+        Called after every message of the producer was accepted by the broker.
+        """
+        ...
+
+
+@runtime_checkable
+class WorkSharingSubscriber(Subscriber, Protocol):
+    """A subscriber of a work-sharing broker that can read the producers' roster.
+
+    A consumer of such a subscriber knows a topic has ended when the roster is
+    complete and no message is left for it, whichever subscriber took the
+    end-of-stream message. Sequence numbers seen by one subscriber have gaps by
+    design (the other subscribers took those messages).
+    """
+
+    def roster(self, topic: str) -> Roster:
+        """Return the producers that joined and left ``topic`` so far."""
         ...
 
 

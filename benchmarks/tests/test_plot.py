@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import struct
 from pathlib import Path
@@ -11,6 +12,10 @@ import pytest
 from proxyflow_bench.plot import Case, bars_from_rows, cases_of, main, run_title, write_plot
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "latest.json"
+# Drawing needs matplotlib, which the bench environment has (`hatch run bench:test`).
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed"
+)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -84,6 +89,7 @@ def test_run_title_names_the_machine() -> None:
     assert title == "2 x EPYC, Python 3.11.7, load 0.40->2.25"
 
 
+@needs_matplotlib
 def test_write_plot_draws_one_panel_per_size(tmp_path: Path) -> None:
     one_size = tmp_path / "one.png"
     two_sizes = tmp_path / "two.png"
@@ -94,12 +100,14 @@ def test_write_plot_draws_one_panel_per_size(tmp_path: Path) -> None:
     assert width_two > width_one  # a second size adds a panel beside the first
 
 
+@needs_matplotlib
 def test_write_plot_of_no_results_still_writes_a_picture(tmp_path: Path) -> None:
     out = tmp_path / "empty.png"
     write_plot(str(out), [])
     assert min(_png_size(out)) > 0
 
 
+@needs_matplotlib
 def test_main_redraws_a_saved_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.png"
     assert main([str(RESULTS), str(out)]) == 0

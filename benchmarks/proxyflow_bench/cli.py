@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="payload kinds (bytes,numpy; numpy only from 1 MiB up when several sizes run)",
     )  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="write every result as JSON")
-    parser.add_argument("--plot", metavar="PATH", help="write a PNG plot of throughput vs size")
+    parser.add_argument(
+        "--plot", metavar="PATH", help="write a PNG of every case's throughput ratio to raw"
+    )
     parser.add_argument(
         "--markdown", metavar="PATH", help="write the tables as Markdown (for docs/benchmarks.md)"
     )
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from proxyflow_bench.dispatcher import run_dispatcher
     from proxyflow_bench.environment import BenchResources, machine_info
+    from proxyflow_bench.plot import run_title, write_plot
     from proxyflow_bench.ps import proxystore_version
     from proxyflow_bench.report import (
         add_ratios,
@@ -130,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
         print_table,
         write_json,
         write_markdown,
-        write_plot,
     )
     from proxyflow_bench.suite import SuiteOptions, memcpy_rows, run_suite
 
@@ -231,12 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         write_markdown(args.markdown, document)
         console.print(f"Markdown tables written to {args.markdown}")
     if args.plot:
-        write_plot(
-            args.plot,
-            rows,
-            title=f"{info['nproc']} x {info['cpu_model']}, Python {info['python']}, "
-            f"load {load_before[0]:.2f}->{info['loadavg_after'][0]:.2f}",
-        )
+        write_plot(args.plot, rows, title=run_title(info))
         console.print(f"plot written to {args.plot}")
     failed = [r for r in rows if r["errors"]] + [d for d in dispatcher if d.get("errors")]
     if failed:

@@ -1,4 +1,4 @@
-"""Ratios, target checks and the three outputs: a terminal table, JSON and a PNG plot."""
+"""Ratios, target checks and the text outputs: a terminal table, JSON and Markdown."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from proxyflow_bench.spec import KiB, MiB, format_size
 
-__all__ = ["TARGETS", "add_ratios", "check_targets", "print_table", "write_json", "write_plot"]
+__all__ = ["TARGETS", "add_ratios", "check_targets", "print_table", "write_json"]
 
 TARGETS: tuple[dict[str, Any], ...] = (
     {"case": "1 KiB zmq, inline", "config": "zmq-inline", "kind": "bytes", "size": KiB,
@@ -273,59 +273,6 @@ def write_json(path: str, document: dict[str, Any]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=1, default=str)
         handle.write("\n")
-
-
-def write_plot(path: str, rows: list[dict[str, Any]], title: str = "") -> None:
-    """Plot throughput (MB/s) against size, one line per system and configuration.
-
-    Two panels: bytes payloads and numpy payloads. Raw baselines are dashed,
-    ProxyStore dotted, proxyflow solid; configurations share a colour.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    kinds = sorted({r["kind"] for r in rows}, key=lambda k: k != "bytes")
-    fig, axes = plt.subplots(1, len(kinds), figsize=(7.5 * len(kinds), 6), squeeze=False)
-    configs = sorted({r["config"] for r in rows if r["system"] != "memcpy"})
-    colours = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(configs)}
-    styles = {"raw": "--", "proxyflow": "-", "proxystore": ":", "memcpy": "-"}
-    for ax, kind in zip(axes[0], kinds, strict=True):
-        for system in ("memcpy", "raw", "proxyflow", "proxystore"):
-            for config in ["in-process", *configs]:
-                points = sorted(
-                    (r["size"], r["median"]["mb_per_s"])
-                    for r in rows
-                    if r["kind"] == kind
-                    and r["system"] == system
-                    and r["config"] == config
-                    and r.get("median", {}).get("mb_per_s")
-                )
-                if not points:
-                    continue
-                xs, ys = zip(*points, strict=True)
-                colour = "black" if system == "memcpy" else colours[config]
-                ax.plot(
-                    xs, ys, styles[system], color=colour, marker="o", markersize=3,
-                    linewidth=2.2 if system == "proxyflow" else 1.2,
-                    label=f"{system} {config}" if system != "memcpy" else "memcpy bound",
-                )  # fmt: skip
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("object size (bytes)")
-        ax.set_ylabel("throughput (MB/s)")
-        ax.set_title(f"{kind} payloads")
-        ax.grid(True, which="both", alpha=0.3)
-        sizes = sorted({r["size"] for r in rows if r["kind"] == kind})
-        ax.set_xticks(sizes)
-        ax.set_xticklabels([format_size(s) for s in sizes])
-        ax.legend(fontsize=6, ncol=2)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def markdown_tables(document: dict[str, Any]) -> str:

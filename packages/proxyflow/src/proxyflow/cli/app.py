@@ -114,12 +114,13 @@ def demo(
         typer.Option("--quiet", "-q", "--no-progress", help="Do not show the progress bars."),
     ] = False,
 ) -> None:
-    """Run the streaming pipeline of the guide's Figure 1 and print a summary.
+    """Stream chunks by reference to worker processes and print a summary.
 
-    A generator process streams chunks by reference; this process dispatches
-    each proxy, unresolved, to worker processes that resolve and compute on it.
-    Exits with code 1 if any result is wrong, 2 for bad options or an
-    unreachable broker or store.
+    A generator process streams chunks: it puts each one in the store and
+    publishes a small event. This process, the dispatcher, reads the stream
+    and hands each proxy, unresolved, to a pool of worker processes. Only the
+    worker that uses a chunk pulls its bytes from the store. Exits with code 1
+    if any result is wrong, 2 for bad options or an unreachable broker or store.
     """
     settings = DemoSettings(
         size=_parse(parse_size, size, "--size"),

@@ -1,4 +1,4 @@
-"""The demo pipeline: the guide's Figure 1 on one machine.
+"""The demo pipeline: generator, dispatcher and workers on one machine.
 
 * **Generator** (a spawned process, [`proxyflow.cli.generator`][proxyflow.cli.generator]): puts
   ``count`` chunks in the store and publishes one small event per batch.

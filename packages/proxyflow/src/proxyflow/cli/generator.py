@@ -1,4 +1,4 @@
-"""The generator process of the demo (*Process A* of the guide's Figure 1).
+"""The generator process of the demo: the producer at the head of the pipeline.
 
 It stores each chunk in the store and publishes a small event for it. It
 talks to the main process through a status queue: ``("ready", address)`` once

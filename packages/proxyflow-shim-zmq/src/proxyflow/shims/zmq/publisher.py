@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import zmq
 
-from proxyflow.api import Closeable, Message, as_message
+from proxyflow.api import Closeable, Message, as_message, normalise_topics
 from proxyflow.shims.zmq.exceptions import PublisherClosedError, SubscriberWaitTimeoutError
 from proxyflow.shims.zmq.framing import topic_frame
 from proxyflow.shims.zmq.sockets import (
@@ -256,9 +256,11 @@ class ZeroMQPublisher(Closeable):
                 (a ``TimeoutError``; the message gives the counts seen).
             PublisherClosedError: if the publisher was closed.
         """
-        if isinstance(topics, str):
-            topics = (topics,)
-        frames = None if topics is None else [topic_frame(t) for t in topics]
+        frames = (
+            None
+            if topics is None
+            else [topic_frame(t) for t in normalise_topics(topics, allow_empty=True)]
+        )
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:

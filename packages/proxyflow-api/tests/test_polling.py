@@ -103,3 +103,84 @@ def test_closeable_context_manager() -> None:
     assert resource.closes == 1
     with pytest.raises(NotImplementedError):
         Closeable().close()
+
+
+def test_next_message_without_argument_waits_as_configured() -> None:
+    sub = ToySubscriber([], timeout=0.05)
+    with pytest.raises(_TimedOut, match=r"within 0\.05s"):
+        sub.next_message()
+    sub.items.append(b"x")
+    assert sub.next_message() == b"x"
+
+
+def test_empty_topics_only_when_allowed() -> None:
+    assert normalise_topics(["", "a"], allow_empty=True) == ("", "a")
+
+    class EmptyAllowed(PollingSubscriber[bytes]):
+        allow_empty_topics = True
+
+    assert EmptyAllowed(["", "a"], timeout=None, poll_interval=1).topics == ("", "a")
+    with pytest.raises(ValueError, match="empty"):
+        PollingSubscriber([""], timeout=None, poll_interval=1)
+
+
+class _ClosingPoll(ToySubscriber):
+    """Its poll takes a message while close() runs, as if called from another thread."""
+
+    def _poll(self, wait: float) -> bytes | None:
+        self.close()  # a reader is inside: close() leaves the release to it
+        return self.items.pop(0)
+
+
+def test_late_message_goes_to_release_by_default() -> None:
+    sub = _ClosingPoll([b"late"])
+    with pytest.raises(_Closed):
+        sub.next_message(1)
+    assert sub.released == [b"late"]
+
+
+def test_late_message_is_returned_with_return_late() -> None:
+    class ReturnLate(_ClosingPoll):
+        return_late = True
+
+    sub = ReturnLate([b"late"])
+    assert sub.next_message(1) == b"late"
+    assert sub.released == [None]
+    with pytest.raises(_Closed):
+        sub.next_message(1)
+
+
+def test_late_message_is_returned_while_another_reader_holds_the_connection() -> None:
+    entered = threading.Event()
+    go_on = threading.Event()
+
+    class TwoReaders(ToySubscriber):
+        def _poll(self, wait: float) -> bytes | None:
+            if threading.current_thread().name == "slow":
+                entered.set()
+                go_on.wait(5)
+                return None
+            self.close()
+            return b"late"
+
+    sub = TwoReaders([])
+    errors: list[BaseException] = []
+
+    def slow_read() -> None:
+        try:
+            sub.next_message(None)
+        except BaseException as exc:
+            errors.append(exc)
+
+    slow = threading.Thread(target=slow_read, name="slow")
+    slow.start()
+    assert entered.wait(5)
+    # The slow reader still polls, so this one cannot release: it keeps its message.
+    assert sub.next_message(1) == b"late"
+    assert sub.released == []
+    go_on.set()
+    slow.join(5)
+    assert not slow.is_alive()
+    assert len(errors) == 1
+    assert isinstance(errors[0], _Closed)
+    assert sub.released == [None]

@@ -5,11 +5,14 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
 import proxyflow.shims.redis as shim
+from proxyflow.api import BackendUnavailableError, ProxyflowError
+from proxyflow.api import redact_url as api_redact_url
 from proxyflow.shims.redis import (
     BrokerConnectionError,
     InvalidBrokerURLError,
@@ -64,6 +67,8 @@ def test_error_hierarchy_uses_builtins() -> None:
     assert issubclass(PublisherClosedError, RuntimeError)
     assert issubclass(InvalidBrokerURLError, ValueError)
     assert issubclass(BrokerConnectionError, RedisShimError)
+    assert issubclass(BrokerConnectionError, BackendUnavailableError)
+    assert issubclass(RedisShimError, ProxyflowError)
 
 
 @pytest.mark.parametrize(
@@ -73,11 +78,24 @@ def test_error_hierarchy_uses_builtins() -> None:
         ("redis://user:pw@host:1/2", "redis://user:***@host:1/2"),
         ("rediss://:pw@host", "rediss://:***@host"),
         ("redis://user@host", "redis://user@host"),
-        ("redis://host/0?password=pw&db=1", "redis://host/0?password=%2A%2A%2A&db=1"),
+        ("redis://host/0?password=pw&db=1", "redis://host/0?password=***&db=1"),
+        # Regressions: the shim's own redactor used to drop the "//" of socket URLs.
+        ("unix:///tmp/r.sock", "unix:///tmp/r.sock"),
+        ("unix:///tmp/r.sock?db=2&password=pw", "unix:///tmp/r.sock?db=2&password=***"),
     ],
 )
-def test_redact_url(url: str, expected: str) -> None:
+def test_redact_url_is_the_api_one(url: str, expected: str) -> None:
+    assert redact_url is api_redact_url  # a documented alias, kept for compatibility
     assert redact_url(url) == expected
+
+
+def test_socket_url_is_named_whole_in_errors(tmp_path: Path) -> None:
+    url = f"unix://:s3cret@{tmp_path}/missing.sock"
+    with pytest.raises(BrokerConnectionError) as info:
+        RedisPublisher(url, connect_timeout=2)
+    assert info.value.url == f"unix://:***@{tmp_path}/missing.sock"
+    assert f"unix://:***@{tmp_path}/missing.sock" in str(info.value)
+    assert "s3cret" not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -99,6 +117,7 @@ def test_unreachable_server_fails_fast_and_names_the_url(make: object) -> None:
     assert "127.0.0.1:1" in message
     assert "s3cret" not in message
     assert info.value.url == "redis://user:***@127.0.0.1:1/0"
+    assert info.value.backend == info.value.url  # as every BackendUnavailableError
 
 
 def test_invalid_url_is_a_value_error() -> None:

@@ -42,7 +42,13 @@ from proxyflow.api.exceptions import (
     ObjectTooLargeError,
     ProxyflowError,
 )
-from proxyflow.api.polling import PollingSubscriber, check_timeout, normalise_topics
+from proxyflow.api.polling import (
+    CONFIGURED,
+    Configured,
+    PollingSubscriber,
+    check_timeout,
+    normalise_topics,
+)
 from proxyflow.api.protocols import (
     AckingSubscriber,
     AsyncAckingSubscriber,
@@ -65,6 +71,7 @@ from proxyflow.api.protocols import (
 from proxyflow.api.urls import SECRET_QUERY_OPTIONS, redact_url
 
 __all__ = [
+    "CONFIGURED",
     "SECRET_QUERY_OPTIONS",
     "AckingSubscriber",
     "AsyncAckingSubscriber",
@@ -79,6 +86,7 @@ __all__ = [
     "BackendUnavailableError",
     "BytesLike",
     "Closeable",
+    "Configured",
     "Connector",
     "CountingConnector",
     "Delivery",

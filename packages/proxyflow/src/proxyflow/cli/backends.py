@@ -8,9 +8,9 @@ command.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from proxyflow.api import redact_url
 from proxyflow.cli.exceptions import BackendUnreachableError, InvalidOptionError
 from proxyflow.cli.options import BrokerSpec, StoreSpec
 from proxyflow.store.protocols import Connector
@@ -81,11 +81,6 @@ def make_subscriber(spec: BrokerSpec, topic: str, address: str) -> Subscriber:
     return RedisQueueSubscriber(spec.url, topics=[topic])
 
 
-def _redact(url: str) -> str:
-    """Hide a password in a URL before printing it."""
-    return re.sub(r"//[^@/]*@", "//***@", url)
-
-
 def _ping_redis(url: str, option: str, timeout: float) -> None:
     try:
         import redis
@@ -96,7 +91,7 @@ def _ping_redis(url: str, option: str, timeout: float) -> None:
         client.ping()
     except (redis.RedisError, OSError) as exc:
         raise BackendUnreachableError(
-            option, f"cannot reach Redis at {_redact(url)}: {exc}"
+            option, f"cannot reach Redis at {redact_url(url)}: {exc}"
         ) from exc
     finally:
         client.close()

@@ -1,9 +1,11 @@
 """proxyflow broker shim for `queue.Queue` and `multiprocessing` queues.
 
-It needs only the standard library and satisfies the ``Publisher`` and
-``Subscriber`` protocols of ``proxyflow.stream`` structurally (it does not
-import them). Use it for streams inside one process (threads) or between
-processes that share a `multiprocessing` queue.
+It needs only the standard library and ``proxyflow.api`` (the dependency-free
+plug-in API whose ``Publisher`` and ``Subscriber`` protocols it satisfies, and
+whose error root and polling subscriber it builds on). Use it for streams
+inside one process (threads) or between processes that share a
+`multiprocessing` queue. The constructors take ProxyStore's arguments with the
+same meaning.
 
 Example:
     ```python

@@ -1,24 +1,31 @@
 """Errors raised by the queue shim.
 
-Every error derives from [`QueueShimError`][proxyflow.shims.queue.exceptions.QueueShimError]
-*and* from the built-in class the broker protocols speak of, so code that knows
+Every error derives from [`QueueShimError`][proxyflow.shims.queue.exceptions.QueueShimError],
+itself a [`ProxyflowError`][proxyflow.api.exceptions.ProxyflowError], *and*
+from the built-in class the broker protocols speak of, so code that knows
 nothing of this shim can still catch ``KeyError``, ``TimeoutError``,
-``EOFError`` or ``RuntimeError``.
+``EOFError`` or ``RuntimeError``. The errors ProxyStore's queue shim lets
+through keep working too: a full queue is a `queue.Full`, an empty one a
+`queue.Empty`, an unknown topic a ``ValueError``.
 
 ```text
-QueueShimError
- ├── UnknownTopicError      (KeyError)
- ├── QueueFullError         (TimeoutError)
- ├── SubscriberTimeoutError (TimeoutError)
- ├── SubscriberClosedError  (EOFError)
- ├── PublisherClosedError   (RuntimeError)
- └── UnexpectedItemError    (TypeError)
+ProxyflowError
+ └── QueueShimError
+      ├── UnknownTopicError      (KeyError, ValueError)
+      ├── QueueFullError         (BackendFullError, TimeoutError, queue.Full)
+      ├── SubscriberTimeoutError (TimeoutError, queue.Empty)
+      ├── SubscriberClosedError  (EOFError)
+      ├── PublisherClosedError   (RuntimeError)
+      └── UnexpectedItemError    (TypeError)
 ```
 """
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterable
+
+from proxyflow.api import BackendFullError, ProxyflowError
 
 __all__ = [
     "PublisherClosedError",
@@ -31,12 +38,15 @@ __all__ = [
 ]
 
 
-class QueueShimError(Exception):
+class QueueShimError(ProxyflowError):
     """Base class of every error raised by ``proxyflow.shims.queue``."""
 
 
-class UnknownTopicError(QueueShimError, KeyError):
+class UnknownTopicError(QueueShimError, KeyError, ValueError):
     """A message was sent on a topic that has no queue.
+
+    A ``KeyError`` (the broker protocols' unknown topic) and a ``ValueError``
+    (what ProxyStore's queue shim raises).
 
     Attributes:
         topic: The topic that was asked for.
@@ -53,16 +63,19 @@ class UnknownTopicError(QueueShimError, KeyError):
         return str(self.args[0])
 
 
-class QueueFullError(QueueShimError, TimeoutError):
+class QueueFullError(QueueShimError, BackendFullError, TimeoutError, queue.Full):
     """The topic's queue stayed full: non-blocking put, or the put timeout expired."""
 
 
-class SubscriberTimeoutError(QueueShimError, TimeoutError):
+class SubscriberTimeoutError(QueueShimError, TimeoutError, queue.Empty):
     """No message arrived before the receive timeout expired."""
 
 
 class SubscriberClosedError(QueueShimError, EOFError):
-    """The subscriber was closed; no more messages will be returned."""
+    """The subscriber, or the `multiprocessing` queue it reads, was closed.
+
+    No more messages will be returned.
+    """
 
 
 class PublisherClosedError(QueueShimError, RuntimeError):

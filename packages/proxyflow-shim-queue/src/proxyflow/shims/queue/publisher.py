@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 from collections.abc import Mapping
 
+from proxyflow.api import Closeable, Message, as_message, check_timeout
 from proxyflow.shims.queue.exceptions import (
     PublisherClosedError,
     QueueFullError,
@@ -15,7 +16,7 @@ from proxyflow.shims.queue.protocols import QueueLike
 __all__ = ["QueuePublisher"]
 
 
-class QueuePublisher:
+class QueuePublisher(Closeable):
     """Publishes messages by putting them on one queue per topic.
 
     Behaviour:
@@ -42,6 +43,10 @@ class QueuePublisher:
     later are seen by the next ``send_message``. Messages are put as
     `bytes` (a ``bytearray`` or ``memoryview`` is copied once) because a
     `multiprocessing` queue pickles what it carries.
+
+    The signature is ProxyStore's ``QueuePublisher(queues, *, block, timeout)``,
+    with the same meaning; unlike ProxyStore's, ``close()`` does not close
+    `multiprocessing` queues (they belong to the caller).
 
     Args:
         queues: Topic name to queue. Several topics may share a queue.
@@ -71,8 +76,7 @@ class QueuePublisher:
         block: bool = True,
         timeout: float | None = None,
     ) -> None:
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
+        check_timeout(timeout)
         self._queues = queues
         self._block = block
         self._timeout = timeout
@@ -88,7 +92,7 @@ class QueuePublisher:
         """Whether [`close`][proxyflow.shims.queue.publisher.QueuePublisher.close] was called."""
         return self._closed
 
-    def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
+    def send_message(self, topic: str, message: Message) -> None:
         """Put ``message`` on the queue of ``topic``.
 
         Args:
@@ -100,18 +104,15 @@ class QueuePublisher:
             UnknownTopicError: if ``topic`` has no queue (a ``KeyError``).
             QueueFullError: if the queue stayed full (a ``TimeoutError``).
             TypeError: if ``message`` is not bytes-like.
+            ValueError: if ``message`` is a memoryview that is not C-contiguous.
         """
         if self._closed:
             raise PublisherClosedError("send_message() on a closed QueuePublisher")
-        if not isinstance(message, (bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"message must be bytes, bytearray or memoryview, not {type(message).__name__}"
-            )
+        payload = message if type(message) is bytes else bytes(as_message(message))
         try:
             target = self._queues[topic]
         except KeyError:
             raise UnknownTopicError(topic, self._queues) from None
-        payload = message if type(message) is bytes else bytes(message)
         try:
             target.put(payload, self._block, self._timeout)
         except queue.Full:
@@ -121,12 +122,6 @@ class QueuePublisher:
     def close(self) -> None:
         """Mark the publisher closed; the queues themselves are left alone."""
         self._closed = True
-
-    def __enter__(self) -> QueuePublisher:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import queue
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
+from proxyflow.api import PollingSubscriber, check_timeout
 from proxyflow.shims.queue.exceptions import (
     SubscriberClosedError,
     SubscriberTimeoutError,
@@ -16,7 +16,7 @@ from proxyflow.shims.queue.protocols import QueueLike
 __all__ = ["QueueSubscriber"]
 
 
-class QueueSubscriber:
+class QueueSubscriber(PollingSubscriber[bytes]):
     """Reads messages from one queue filled by a publisher.
 
     The publisher is a [`QueuePublisher`][proxyflow.shims.queue.QueuePublisher].
@@ -26,9 +26,10 @@ class QueueSubscriber:
     * **Ordering**: FIFO: messages from one publisher on one topic arrive in order.
     * **Blocking**: [`next_message`][proxyflow.shims.queue.subscriber.QueueSubscriber.next_message]
       waits up to its ``timeout`` (``None``: until a message comes or the
-      subscriber is closed). Iteration waits as configured at construction:
-      ``block=False`` raises at once when the queue is empty, otherwise ``timeout``
-      bounds the wait (``None``: forever).
+      subscriber is closed). Iteration, and ``next_message()`` without an
+      argument, wait as configured at construction: ``block=False`` raises at
+      once when the queue is empty, otherwise ``timeout`` bounds the wait
+      (``None``: forever), as in ProxyStore's ``QueueSubscriber``.
     * **Multi-producer**: any number of publishers may fill the queue.
     * **Multi-consumer**: point-to-point: a message goes to whichever reader
       takes it first, so give each queue a single subscriber.
@@ -36,8 +37,10 @@ class QueueSubscriber:
     * **close()**: stops receiving:
       [`next_message`][proxyflow.shims.queue.subscriber.QueueSubscriber.next_message]
       then raises `EOFError` and iteration stops. A call blocked in another
-      thread notices within ``poll_interval`` seconds. The queue is not closed
-      or drained. Calling it twice is fine.
+      thread notices within ``poll_interval`` seconds (and still returns a
+      message it took meanwhile). The queue is not closed or drained. Calling
+      it twice is fine. A `multiprocessing` queue closed with its own
+      ``close()`` ends the subscriber the same way.
 
     The queue does not say which topic a message came from, so ``topics`` is
     only what was given here (it may be empty).
@@ -46,7 +49,7 @@ class QueueSubscriber:
         queue: The queue to read.
         topics: The topics whose messages arrive on this queue (informational).
         block: Whether iteration waits for a message.
-        timeout: Seconds iteration waits before raising
+        timeout: Seconds iteration (and ``next_message()``) waits before raising
             [`SubscriberTimeoutError`][proxyflow.shims.queue.exceptions.SubscriberTimeoutError].
         poll_interval: Longest single wait on the queue, so that
             [`close`][proxyflow.shims.queue.subscriber.QueueSubscriber.close]
@@ -67,6 +70,11 @@ class QueueSubscriber:
         ```
     """
 
+    closed_error = SubscriberClosedError
+    timeout_error = SubscriberTimeoutError
+    allow_empty_topics = True
+    return_late = True  # a message taken from the queue cannot be put back in place
+
     def __init__(
         self,
         queue: QueueLike,
@@ -76,82 +84,22 @@ class QueueSubscriber:
         timeout: float | None = None,
         poll_interval: float = 0.1,
     ) -> None:
-        if isinstance(topics, str):
-            topics = (topics,)
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
+        check_timeout(timeout)
+        super().__init__(topics, timeout=timeout if block else 0.0, poll_interval=poll_interval)
         self._queue = queue
-        self._topics = tuple(topics)
         self._block = block
-        self._timeout = timeout
-        self._poll_interval = poll_interval
-        self._closed = False
 
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The topics given at construction."""
-        return self._topics
-
-    @property
-    def closed(self) -> bool:
-        """Whether [`close`][proxyflow.shims.queue.subscriber.QueueSubscriber.close] was called."""
-        return self._closed
-
-    def next_message(self, timeout: float | None = None) -> bytes:
-        """Return the next message, waiting at most ``timeout`` seconds.
-
-        Args:
-            timeout: Seconds to wait; ``None`` waits until a message arrives or
-                the subscriber is closed; ``0`` does not wait.
-
-        Raises:
-            SubscriberTimeoutError: if nothing arrived in time (a ``TimeoutError``).
-            SubscriberClosedError: if the subscriber is closed (an ``EOFError``).
-            UnexpectedItemError: if the queue held something that is not bytes.
-        """
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._closed:
-                raise SubscriberClosedError("the QueueSubscriber is closed")
-            wait = self._poll_interval
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - time.monotonic()))
-            try:
-                item = self._queue.get(True, wait) if wait > 0 else self._queue.get(False)
-            except queue.Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise SubscriberTimeoutError(
-                        f"no message within {timeout}s on topics {list(self._topics)}"
-                    ) from None
-                continue
-            return _as_bytes(item)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
+    def _poll(self, wait: float) -> bytes | None:
         try:
-            return self.next_message(self._timeout if self._block else 0.0)
-        except EOFError:
-            raise StopIteration from None
+            item = self._queue.get(True, wait) if wait > 0 else self._queue.get(False)
+        except queue.Empty:
+            return None
+        except ValueError as exc:  # a multiprocessing queue closed in this process
+            raise SubscriberClosedError(f"the queue of the {self._describe()} is closed") from exc
+        return _as_bytes(item)
 
-    def close(self) -> None:
-        """Stop receiving; the queue itself is left alone."""
-        self._closed = True
-
-    def __enter__(self) -> QueueSubscriber:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"QueueSubscriber(topics={list(self._topics)}, {state})"
+    def _release(self, late: bytes | None) -> None:
+        """Nothing to release: the queue belongs to the caller."""
 
 
 def _as_bytes(item: object) -> bytes:

@@ -1,7 +1,7 @@
 """proxyflow broker shim for Redis: pub/sub channels and list-based work queues.
 
 Two pairs satisfy the ``Publisher``/``Subscriber`` protocols of
-``proxyflow.stream`` structurally (nothing of proxyflow is imported):
+``proxyflow.api`` (the only proxyflow package the shim imports):
 
 * [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher] /
   [`RedisSubscriber`][proxyflow.shims.redis.pubsub.RedisSubscriber]:
@@ -28,8 +28,8 @@ Example:
 
 from __future__ import annotations
 
+from proxyflow.api import redact_url as _redact_url
 from proxyflow.shims.redis.__about__ import __version__
-from proxyflow.shims.redis.connection import redact_url
 from proxyflow.shims.redis.exceptions import (
     BrokerConnectionError,
     InvalidBrokerURLError,
@@ -62,3 +62,9 @@ __all__ = [
     "__version__",
     "redact_url",
 ]
+
+redact_url = _redact_url
+"""Alias of [`proxyflow.api.redact_url`][proxyflow.api.urls.redact_url], kept for compatibility.
+
+Hides passwords in URLs; new code imports it from ``proxyflow.api``.
+"""

@@ -3,8 +3,10 @@
 The public classes in [`proxyflow.shims.redis.pubsub`][proxyflow.shims.redis.pubsub] and
 [`proxyflow.shims.redis.queue`][proxyflow.shims.redis.queue] keep only what
 differs: the Redis commands they issue. Here live the connection bookkeeping,
-the ``url``/``closed``/``topics`` properties, the closed and broken-connection
-states, the receive loop with its deadline, iteration and the context manager.
+the ``url`` property, the publishers' background confirmation and the
+subscribers' broken-connection state. The receive loop with its deadline and
+close handshake, iteration and the context manager come from
+[`proxyflow.api`][proxyflow.api] (`PollingSubscriber`, `Closeable`).
 """
 
 from __future__ import annotations
@@ -12,16 +14,15 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import redis
 
+from proxyflow.api import Closeable, Message, PollingSubscriber, as_message, redact_url
 from proxyflow.shims.redis.connection import (
     REDIS_ERRORS,
     open_client,
-    redact_url,
     translate_errors,
 )
 from proxyflow.shims.redis.exceptions import (
@@ -31,49 +32,24 @@ from proxyflow.shims.redis.exceptions import (
     SubscriberClosedError,
     SubscriberTimeoutError,
 )
-from proxyflow.shims.redis.payload import as_payload
-from proxyflow.shims.redis.topics import normalise_topics
 
-__all__ = ["Taken"]
-
-Taken = tuple[bytes, bytes]
-"""A message taken from Redis: ``(channel or list key, message bytes)``."""
-
-_E = TypeVar("_E", bound="_RedisEndpoint")
+__all__: list[str] = []
 
 
 class _RedisEndpoint:
-    """What publishers and subscribers share: the URL, the closed flag, ``with``."""
+    """What publishers and subscribers share: the server URL, shown without its password."""
 
     _label: ClassVar[str]
     """The public class name, for messages and ``repr``."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._closed = False
+    _url: str
 
     @property
     def url(self) -> str:
         """The server URL, password redacted."""
         return redact_url(self._url)
 
-    @property
-    def closed(self) -> bool:
-        """Whether `close` was called."""
-        return self._closed
 
-    def close(self) -> None:
-        """Release the connection; idempotent."""
-        raise NotImplementedError
-
-    def __enter__(self: _E) -> _E:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class _RedisPublisherBase(_RedisEndpoint):
+class _RedisPublisherBase(_RedisEndpoint, Closeable):
     """A publisher writing commands on one dedicated connection, confirmed in the background.
 
     ``send_message`` writes its command and returns without waiting for the
@@ -99,7 +75,8 @@ class _RedisPublisherBase(_RedisEndpoint):
     ) -> None:
         if max_unconfirmed < 0:
             raise ValueError(f"max_unconfirmed must be >= 0, not {max_unconfirmed}")
-        super().__init__(url)
+        self._url = url
+        self._closed = False
         self._max_unconfirmed = max_unconfirmed
         self._unconfirmed = 0
         self._broken = False
@@ -115,13 +92,22 @@ class _RedisPublisherBase(_RedisEndpoint):
         with translate_errors(url, "connecting"):
             self._connection: Any = pool.get_connection(*args)
 
-    def _payload(self, topic: str, message: bytes | bytearray | memoryview) -> bytes | memoryview:
-        """Check a ``send_message`` call and return ``message`` ready to write."""
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called."""
+        return self._closed
+
+    def _payload(self, topic: str, message: Message) -> bytes | memoryview:
+        """Check a ``send_message`` call and return ``message`` ready to write, uncopied.
+
+        redis-py writes ``bytes`` and memoryviews above 6000 bytes as separate
+        buffers instead of joining them into its command buffer.
+        """
         if self._closed:
             raise PublisherClosedError(f"send_message() on a closed {self._label}")
         if not isinstance(topic, str):
             raise TypeError(f"topic must be a string, not {type(topic).__name__}")
-        return as_payload(message)
+        return as_message(message)
 
     def _send(self, doing: str, *command: str | bytes | memoryview) -> None:
         """Write ``command``; read the replies that are due (see the class docstring)."""
@@ -196,12 +182,19 @@ class _RedisPublisherBase(_RedisEndpoint):
         return f"{self._label}({self.url!r}, {state})"
 
 
-class _RedisSubscriberBase(_RedisEndpoint):
-    """A subscriber reading with a bounded-wait loop that ``close()`` can stop.
+class _RedisSubscriberBase(_RedisEndpoint, PollingSubscriber[bytes]):
+    """A subscriber reading with the bounded-wait loop of `PollingSubscriber`.
 
     Subclasses open ``self._client`` (and whatever else they read from) after
-    calling ``__init__``, and implement `_take` and `_release`.
+    calling ``__init__``, and implement `_take` and `_release`. A lost
+    connection is reported as
+    [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError],
+    then and on every later call (no silent reconnect).
     """
+
+    closed_error = SubscriberClosedError
+    timeout_error = SubscriberTimeoutError
+    allow_empty_topics = True
 
     _role: ClassVar[str]
     """What the subscriber is called in a lost-connection message."""
@@ -214,15 +207,10 @@ class _RedisSubscriberBase(_RedisEndpoint):
         timeout: float | None,
         poll_interval: float,
     ) -> None:
-        self._topics = normalise_topics(topics)
-        _check_timeout(timeout)
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
-        super().__init__(url)
-        self._timeout = timeout
-        self._poll_interval = poll_interval
-        self._lock = threading.Lock()
-        self._reading = False
+        super().__init__(topics, timeout=timeout, poll_interval=poll_interval)
+        if not self._topics:
+            raise ValueError("a subscriber needs at least one topic")
+        self._url = url
         self._broken: BrokerConnectionError | None = None
 
     @property
@@ -230,89 +218,27 @@ class _RedisSubscriberBase(_RedisEndpoint):
         """The topics read (for pub/sub, the channels subscribed to)."""
         return self._topics
 
-    def _take(self, wait: float) -> Taken | None:
-        """Wait up to ``wait`` seconds (``0``: not at all) for one message."""
-        raise NotImplementedError
+    def _take(self, wait: float) -> bytes | None:
+        """Wait up to ``wait`` seconds (``0``: not at all) for one message.
 
-    def _release(self, taken: Taken | None) -> None:
-        """Close the connection; ``taken`` arrived after the close, if not ``None``."""
-        raise NotImplementedError
-
-    def next_message(self, timeout: float | None = None) -> bytes:
-        """Return the next message, waiting at most ``timeout`` seconds.
-
-        The public subclasses document this method (arguments and errors) for
-        their kind of message; they only add their docstring to it.
+        redis-py's connection errors raised here become a `BrokerConnectionError`.
         """
-        _check_timeout(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            if self._closed:
-                raise SubscriberClosedError(f"the {self._label} is closed")
-            if self._broken is not None:
-                raise self._broken
-            self._reading = True
-        taken: Taken | None = None
-        failure: BaseException | None = None
+        raise NotImplementedError
+
+    def _poll(self, wait: float) -> bytes | None:
+        if self._broken is not None:
+            raise self._broken
         try:
-            while taken is None and not self._closed:
-                wait = self._poll_interval
-                if deadline is not None:
-                    wait = min(wait, max(0.0, deadline - time.monotonic()))
-                taken = self._take(wait)
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
+            return self._take(wait)
         except REDIS_ERRORS as exc:
-            failure = exc
-        finally:
-            with self._lock:
-                self._reading = False
-                closed = self._closed
-            if closed:
-                self._release(taken)
-        if closed:
-            raise SubscriberClosedError(f"the {self._label} is closed")
-        if failure is not None:
             safe = redact_url(self._url)
             self._broken = BrokerConnectionError(
                 f"Redis at {safe}: connection of the {self._role} to "
-                f"{list(self._topics)} lost: {failure}",
+                f"{list(self._topics)} lost: {exc}",
                 safe,
             )
-            raise self._broken from failure
-        if taken is None:
-            raise SubscriberTimeoutError(f"no message within {timeout}s on {list(self._topics)}")
-        return taken[1]
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        try:
-            return self.next_message(self._timeout)
-        except EOFError:
-            raise StopIteration from None
-
-    def close(self) -> None:
-        """Stop reading and close the connection; idempotent.
-
-        A pub/sub subscriber unsubscribes; messages queued in Redis lists stay
-        there. Called from another thread while one reads, the reader finishes
-        the close within ``poll_interval``.
-        """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._reading:
-                return  # the reader releases the connection when it wakes up
-        self._release(None)
+            raise self._broken from exc
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"{self._label}({self.url!r}, topics={list(self._topics)}, {state})"
-
-
-def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None and timeout < 0:
-        raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")

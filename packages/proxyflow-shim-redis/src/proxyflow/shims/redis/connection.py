@@ -6,6 +6,9 @@ RESP3, whose pub/sub read path costs roughly 10 ms more per MiB of message
 (``Retry(NoBackoff(), 0)``): a lost connection must surface as
 [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError] rather than be hidden by
 a silent reconnect that would have dropped pub/sub messages in between.
+
+URLs in messages have their passwords hidden by
+[`proxyflow.api.redact_url`][proxyflow.api.urls.redact_url].
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from proxyflow.api import redact_url
 from proxyflow.shims.redis.exceptions import BrokerConnectionError, InvalidBrokerURLError
 
-__all__ = ["REDIS_ERRORS", "open_client", "redact_url", "translate_errors"]
+__all__ = ["REDIS_ERRORS", "open_client", "translate_errors"]
 
 REDIS_ERRORS: tuple[type[BaseException], ...] = (
     redis.ConnectionError,
@@ -29,27 +32,6 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 """Exceptions of redis-py (and the socket layer) that mean the connection is unusable."""
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` with its password (in the user info or the query) replaced by ``***``.
-
-    Example:
-        ```python
-        redact_url("redis://user:secret@host:6379/0")  # 'redis://user:***@host:6379/0'
-        ```
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, _ = userinfo.partition(":")
-        netloc = f"{user}:***@{hostport}" if sep else f"{userinfo}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 @contextmanager

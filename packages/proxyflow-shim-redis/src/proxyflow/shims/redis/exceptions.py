@@ -1,26 +1,36 @@
 """Errors raised by the Redis shim.
 
-Every error derives from [`RedisShimError`][proxyflow.shims.redis.exceptions.RedisShimError]
-*and* from the built-in class the broker protocols speak of, so a caller that
-knows nothing of this shim can catch ``ConnectionError``, ``TimeoutError``,
-``EOFError``, ``RuntimeError`` or ``ValueError``. Errors of redis-py never
-escape: they are translated here.
+Every error derives from [`RedisShimError`][proxyflow.shims.redis.exceptions.RedisShimError],
+itself a [`ProxyflowError`][proxyflow.api.exceptions.ProxyflowError], *and*
+from the built-in class the broker protocols speak of, so a caller that knows
+nothing of this shim can catch ``ConnectionError``, ``TimeoutError``,
+``EOFError``, ``RuntimeError`` or ``ValueError``. A lost or unreachable
+server is also a
+[`BackendUnavailableError`][proxyflow.api.exceptions.BackendUnavailableError],
+as with every proxyflow backend. Errors of redis-py never escape: they are
+translated here.
 
 ```text
-RedisShimError
- ├── BrokerConnectionError  (ConnectionError)  server unreachable or connection lost
- ├── SubscriberTimeoutError (TimeoutError)     no message within the timeout
- ├── SubscriberClosedError  (EOFError)         the subscriber was closed
- ├── PublisherClosedError   (RuntimeError)     send on a closed publisher
- └── InvalidBrokerURLError  (ValueError)       not a redis:// / rediss:// / unix:// URL
+ProxyflowError
+ └── RedisShimError
+      ├── BrokerConnectionError  (BackendUnavailableError, ConnectionError)
+      │                          server unreachable or connection lost
+      ├── SubscriberTimeoutError (TimeoutError)  no message within the timeout
+      ├── SubscriberClosedError  (EOFError)      the subscriber was closed
+      ├── PublisherClosedError   (RuntimeError)  send on a closed publisher
+      ├── PublishRejectedError   (RuntimeError)  Redis refused a message
+      └── InvalidBrokerURLError  (ValueError)    not a redis:// / rediss:// / unix:// URL
 ```
 """
 
 from __future__ import annotations
 
+from proxyflow.api import BackendUnavailableError, ProxyflowError
+
 __all__ = [
     "BrokerConnectionError",
     "InvalidBrokerURLError",
+    "PublishRejectedError",
     "PublisherClosedError",
     "RedisShimError",
     "SubscriberClosedError",
@@ -28,21 +38,27 @@ __all__ = [
 ]
 
 
-class RedisShimError(Exception):
+class RedisShimError(ProxyflowError):
     """Base class of every error raised by ``proxyflow.shims.redis``."""
 
 
-class BrokerConnectionError(RedisShimError, ConnectionError):
+class BrokerConnectionError(RedisShimError, BackendUnavailableError):
     """The Redis server could not be reached, or the connection was lost.
 
+    A ``ConnectionError`` and a
+    [`BackendUnavailableError`][proxyflow.api.exceptions.BackendUnavailableError].
     The message names the URL with any password replaced by ``***``.
 
-    Attributes:
+    Args:
+        message: What went wrong and what to do about it.
         url: The redacted URL of the server.
+
+    Attributes:
+        url: The redacted URL of the server (also in ``backend``).
     """
 
     def __init__(self, message: str, url: str) -> None:
-        super().__init__(message)
+        super().__init__(message, url)
         self.url = url
 
 

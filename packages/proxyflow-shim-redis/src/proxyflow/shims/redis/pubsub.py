@@ -5,17 +5,15 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import Any, overload
 
 from redis.client import PubSub
 
-from proxyflow.shims.redis._base import Taken, _RedisPublisherBase, _RedisSubscriberBase
-from proxyflow.shims.redis.connection import (
-    REDIS_ERRORS,
-    open_client,
-    redact_url,
-    translate_errors,
-)
+from proxyflow.api import Message, redact_url
+from proxyflow.shims.redis._base import _RedisPublisherBase, _RedisSubscriberBase
+from proxyflow.shims.redis.connection import REDIS_ERRORS, open_client, translate_errors
 from proxyflow.shims.redis.exceptions import BrokerConnectionError
+from proxyflow.shims.redis.hostport import publisher_url, subscriber_target
 
 __all__ = ["RedisPublisher", "RedisSubscriber"]
 
@@ -50,17 +48,26 @@ class RedisPublisher(_RedisPublisherBase):
     out without an extra copy where redis-py allows (``bytes`` and ``memoryview`` above
     6000 bytes are written as they are).
 
+    ProxyStore's form ``RedisPublisher(hostname, port, **redis_options)`` works
+    too and means ``RedisPublisher("redis://hostname:port/0")``; of the
+    ``redis.Redis`` options, ``db``, ``username`` and ``password`` are
+    understood (see [`hostport`][proxyflow.shims.redis.hostport]).
+
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` or ``unix://...``.
+        port: ProxyStore's form: the port of the server named by ``url`` (a host name).
+        hostname: ProxyStore's form, by keyword: the host name.
         socket_timeout: Seconds a read or write may take.
         connect_timeout: Seconds connecting may take.
         max_unconfirmed: Messages that may wait for Redis's confirmation
             (``0``: confirm each send before returning, one round trip each).
+        redis_options: ProxyStore's form: ``db``, ``username``, ``password``.
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
         BrokerConnectionError: if the server does not answer (the URL is named,
             without its password).
+        TypeError: if the arguments fit neither form (the message shows the URL form).
 
     Example:
         ```python
@@ -75,6 +82,7 @@ class RedisPublisher(_RedisPublisherBase):
 
     _label = "RedisPublisher"
 
+    @overload
     def __init__(
         self,
         url: str,
@@ -82,15 +90,42 @@ class RedisPublisher(_RedisPublisherBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         max_unconfirmed: int = 1024,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        hostname: str,
+        port: int,
+        /,
+        *,
+        socket_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        max_unconfirmed: int = 1024,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        url: str | None = None,
+        port: int | None = None,
+        *,
+        hostname: str | None = None,
+        socket_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        max_unconfirmed: int = 1024,
+        **redis_options: Any,
     ) -> None:
         super().__init__(
-            url,
+            publisher_url(self._label, url, port, hostname, redis_options),
             socket_timeout=socket_timeout,
             connect_timeout=connect_timeout,
             max_unconfirmed=max_unconfirmed,
         )
 
-    def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
+    def send_message(self, topic: str, message: Message) -> None:
         """Publish ``message`` on the channel ``topic``.
 
         Args:
@@ -134,27 +169,38 @@ class RedisSubscriber(_RedisSubscriberBase):
 
     Read a subscriber from one thread at a time.
 
+    ProxyStore's form ``RedisSubscriber(hostname, port, topic, **redis_options)``
+    works too, with the same meaning (see
+    [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher]).
+
     Args:
         url: The Redis URL (see [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher]).
         topics: One channel name or a sequence of them.
-        timeout: Seconds iteration waits before raising `TimeoutError`
-            (``None``: forever).
+        topic: ProxyStore's form: the channel(s), after ``hostname, port``.
+        hostname: ProxyStore's form, by keyword: the host name.
+        port: ProxyStore's form, by keyword: the port.
+        timeout: Seconds iteration, and ``next_message()`` without an
+            argument, wait before raising `TimeoutError` (``None``: forever).
         socket_timeout: Seconds a read of a started message or a write may take.
         connect_timeout: Seconds connecting and subscribing may take.
         poll_interval: Longest single wait on the socket, so that a
             [`close`][proxyflow.shims.redis.pubsub.RedisSubscriber.close] from
             another thread is noticed.
+        redis_options: ProxyStore's form: ``db``, ``username``, ``password``.
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
         BrokerConnectionError: if the server cannot be reached or does not
-            confirm the subscriptions within ``connect_timeout``.
+            confirm the subscriptions within ``connect_timeout``, and, from
+            ``next_message``, if the connection is lost.
         ValueError: if no topic is given or a timeout is negative.
+        TypeError: if the arguments fit neither form (the message shows the URL form).
     """
 
     _label = "RedisSubscriber"
     _role = "subscriber"
 
+    @overload
     def __init__(
         self,
         url: str,
@@ -164,10 +210,43 @@ class RedisSubscriber(_RedisSubscriberBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         poll_interval: float = 0.5,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        hostname: str,
+        port: int,
+        /,
+        topic: str | Sequence[str],
+        *,
+        timeout: float | None = None,
+        socket_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        poll_interval: float = 0.5,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        url: str | None = None,
+        topics: str | Sequence[str] | int | None = None,
+        topic: str | Sequence[str] | None = None,
+        *,
+        hostname: str | None = None,
+        port: int | None = None,
+        timeout: float | None = None,
+        socket_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        poll_interval: float = 0.5,
+        **redis_options: Any,
     ) -> None:
-        super().__init__(url, topics, timeout=timeout, poll_interval=poll_interval)
+        target = subscriber_target(self._label, url, topics, topic, hostname, port, redis_options)
+        super().__init__(target.url, target.topics, timeout=timeout, poll_interval=poll_interval)
         self._client = open_client(
-            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
+            self._url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
         )
         self._pubsub: PubSub = self._client.pubsub()  # type: ignore[no-untyped-call]
         try:
@@ -195,27 +274,14 @@ class RedisSubscriber(_RedisSubscriberBase):
                 if reply is not None and reply["type"] == "subscribe":
                     pending.discard(_text(reply["channel"]))
 
-    def next_message(self, timeout: float | None = None) -> bytes:
-        """Return the next message published on one of the channels.
-
-        Args:
-            timeout: Seconds to wait; ``None`` waits until a message arrives or
-                the subscriber is closed; ``0`` only takes what already arrived.
-
-        Raises:
-            SubscriberTimeoutError: if nothing arrived in time (a ``TimeoutError``).
-            SubscriberClosedError: if the subscriber is closed (an ``EOFError``).
-            BrokerConnectionError: if the connection is lost (a ``ConnectionError``).
-        """
-        return super().next_message(timeout)
-
-    def _take(self, wait: float) -> Taken | None:
+    def _take(self, wait: float) -> bytes | None:
         reply = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
         if reply is not None and reply["type"] in ("message", "pmessage"):
-            return reply["channel"], reply["data"]
+            data: bytes = reply["data"]
+            return data
         return None
 
-    def _release(self, taken: Taken | None) -> None:
+    def _release(self, late: bytes | None) -> None:
         # A message that arrived after the close is dropped, as pub/sub drops
         # anything published to a subscriber that has gone.
         with contextlib.suppress(*REDIS_ERRORS):

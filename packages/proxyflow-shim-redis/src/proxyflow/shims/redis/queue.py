@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, overload
 
-from proxyflow.shims.redis._base import Taken, _RedisPublisherBase, _RedisSubscriberBase
+from proxyflow.api import Message
+from proxyflow.shims.redis._base import _RedisPublisherBase, _RedisSubscriberBase
 from proxyflow.shims.redis.connection import open_client, translate_errors
+from proxyflow.shims.redis.hostport import publisher_url, subscriber_target
 
 __all__ = ["DEFAULT_QUEUE_PREFIX", "RedisQueuePublisher", "RedisQueueSubscriber"]
 
@@ -36,17 +39,26 @@ class RedisQueuePublisher(_RedisPublisherBase):
     * **close()**: confirms what was sent, then closes the connection; later
       sends raise [`PublisherClosedError`][proxyflow.shims.redis.PublisherClosedError]. Idempotent.
 
+    ProxyStore's form ``RedisQueuePublisher(hostname, port, **redis_options)``
+    works too (see [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher]).
+    ProxyStore pushes to the key ``topic`` itself: pass ``prefix=""`` to share
+    lists with ProxyStore code.
+
     Args:
         url: ``redis://``, ``rediss://`` or ``unix://`` URL.
+        port: ProxyStore's form: the port of the server named by ``url`` (a host name).
+        hostname: ProxyStore's form, by keyword: the host name.
         prefix: Prefix of the list keys; the key of topic ``t`` is ``prefix + t``.
         socket_timeout: Seconds a read or write may take.
         connect_timeout: Seconds connecting may take.
         max_unconfirmed: Messages that may wait for Redis's confirmation
             (default ``0``: each send is confirmed before it returns).
+        redis_options: ProxyStore's form: ``db``, ``username``, ``password``.
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
         BrokerConnectionError: if the server does not answer.
+        TypeError: if the arguments fit neither form (the message shows the URL form).
 
     Example:
         ```python
@@ -61,6 +73,7 @@ class RedisQueuePublisher(_RedisPublisherBase):
 
     _label = "RedisQueuePublisher"
 
+    @overload
     def __init__(
         self,
         url: str,
@@ -69,9 +82,38 @@ class RedisQueuePublisher(_RedisPublisherBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         max_unconfirmed: int = 0,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        hostname: str,
+        port: int,
+        /,
+        *,
+        prefix: str = DEFAULT_QUEUE_PREFIX,
+        socket_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        max_unconfirmed: int = 0,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        url: str | None = None,
+        port: int | None = None,
+        *,
+        hostname: str | None = None,
+        prefix: str = DEFAULT_QUEUE_PREFIX,
+        socket_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        max_unconfirmed: int = 0,
+        **redis_options: Any,
     ) -> None:
         super().__init__(
-            url,
+            publisher_url(self._label, url, port, hostname, redis_options),
             socket_timeout=socket_timeout,
             connect_timeout=connect_timeout,
             max_unconfirmed=max_unconfirmed,
@@ -83,7 +125,7 @@ class RedisQueuePublisher(_RedisPublisherBase):
         """The key prefix of the topic lists."""
         return self._prefix
 
-    def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
+    def send_message(self, topic: str, message: Message) -> None:
         """Append ``message`` to the list of ``topic``.
 
         Args:
@@ -129,30 +171,43 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
       [`next_message`][proxyflow.shims.redis.queue.RedisQueueSubscriber.next_message]
       raises `EOFError` and iteration stops. From another thread while one
       reads, the reader finishes the close within ``poll_interval`` and pushes
-      back to the head of its list a message it popped after the close, so
-      nothing is lost. Idempotent.
+      back to the head of its list a message it popped after the close (one
+      popped just before the close is returned), so nothing is lost. Idempotent.
 
     Read a subscriber from one thread at a time.
+
+    ProxyStore's form ``RedisQueueSubscriber(hostname, port, topic, *,
+    timeout=None, **redis_options)`` works too, with the same meaning (see
+    [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher]); its
+    ``timeout`` bounds ``next_message()`` and iteration, as here.
 
     Args:
         url: ``redis://``, ``rediss://`` or ``unix://`` URL.
         topics: One topic or a sequence of them.
+        topic: ProxyStore's form: the topic(s), after ``hostname, port``.
+        hostname: ProxyStore's form, by keyword: the host name.
+        port: ProxyStore's form, by keyword: the port.
         prefix: Prefix of the list keys (as given to the publisher).
-        timeout: Seconds iteration waits before raising `TimeoutError`
-            (``None``: forever).
+        timeout: Seconds iteration, and ``next_message()`` without an
+            argument, wait before raising `TimeoutError` (``None``: forever).
         socket_timeout: Seconds a read or write may take; must exceed ``poll_interval``.
         connect_timeout: Seconds connecting may take.
         poll_interval: Longest single ``BLPOP`` wait.
+        redis_options: ProxyStore's form: ``db``, ``username``, ``password``.
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
-        BrokerConnectionError: if the server does not answer.
+        BrokerConnectionError: if the server does not answer, and, from
+            ``next_message``, if the connection is lost.
         ValueError: if no topic is given or the timeouts do not fit together.
+        TypeError: if the arguments fit neither form (the message shows the URL form).
     """
 
     _label = "RedisQueueSubscriber"
     _role = "queue subscriber"
+    return_late = True  # popped before close() took effect: the reader gets it
 
+    @overload
     def __init__(
         self,
         url: str,
@@ -163,8 +218,43 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         poll_interval: float = 0.5,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        hostname: str,
+        port: int,
+        /,
+        topic: str | Sequence[str],
+        *,
+        prefix: str = DEFAULT_QUEUE_PREFIX,
+        timeout: float | None = None,
+        socket_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        poll_interval: float = 0.5,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        url: str | None = None,
+        topics: str | Sequence[str] | int | None = None,
+        topic: str | Sequence[str] | None = None,
+        *,
+        hostname: str | None = None,
+        port: int | None = None,
+        prefix: str = DEFAULT_QUEUE_PREFIX,
+        timeout: float | None = None,
+        socket_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        poll_interval: float = 0.5,
+        **redis_options: Any,
     ) -> None:
-        super().__init__(url, topics, timeout=timeout, poll_interval=poll_interval)
+        target = subscriber_target(self._label, url, topics, topic, hostname, port, redis_options)
+        super().__init__(target.url, target.topics, timeout=timeout, poll_interval=poll_interval)
         if socket_timeout is not None and socket_timeout <= poll_interval:
             raise ValueError(
                 f"socket_timeout ({socket_timeout}s) must exceed poll_interval "
@@ -173,41 +263,31 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
         self._prefix = prefix
         self._keys = [prefix + topic for topic in self._topics]
         self._client = open_client(
-            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
+            self._url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
         )
 
-    def next_message(self, timeout: float | None = None) -> bytes:
-        """Take the next message from the topics' lists.
-
-        Args:
-            timeout: Seconds to wait; ``None`` waits until a message arrives or
-                the subscriber is closed; ``0`` only takes a message already queued.
-
-        Raises:
-            SubscriberTimeoutError: if nothing arrived in time (a ``TimeoutError``).
-            SubscriberClosedError: if the subscriber is closed (an ``EOFError``).
-            BrokerConnectionError: if the connection is lost (a ``ConnectionError``).
-        """
-        return super().next_message(timeout)
-
-    def _take(self, wait: float) -> Taken | None:
+    def _take(self, wait: float) -> bytes | None:
         keys = self._keys
         if len(keys) > 1:
             self._keys = keys[1:] + keys[:1]
+        key: bytes | str
+        value: bytes | None = None
         if wait < 0.001:  # BLPOP 0 would block forever: take only what is there
             for key in keys:
-                value: bytes | None = self._client.lpop(key)  # type: ignore[assignment]
+                value = self._client.lpop(key)  # type: ignore[assignment]
                 if value is not None:
-                    return key.encode(), value
+                    break
+        else:
+            reply: tuple[bytes, bytes] | None = self._client.blpop(keys, timeout=wait)  # type: ignore[assignment]
+            if reply is not None:
+                key, value = reply
+        if value is not None and self._closed:
+            # Popped after the close: back to the head of its list, so nothing is lost.
+            with translate_errors(self._url, "returning a message taken during close"):
+                self._client.lpush(key, value)
             return None
-        reply: Taken | None = self._client.blpop(keys, timeout=wait)  # type: ignore[assignment]
-        return reply
+        return value
 
-    def _release(self, taken: Taken | None) -> None:
-        # A message popped after the close goes back to the head of its list.
-        try:
-            if taken is not None:
-                with translate_errors(self._url, "returning a message taken during close"):
-                    self._client.lpush(taken[0], taken[1])
-        finally:
-            self._client.close()
+    def _release(self, late: bytes | None) -> None:
+        # Late messages are pushed back by _take or returned (return_late).
+        self._client.close()

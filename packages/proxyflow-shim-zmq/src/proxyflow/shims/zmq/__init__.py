@@ -3,8 +3,8 @@
 [`ZeroMQPublisher`][proxyflow.shims.zmq.publisher.ZeroMQPublisher] binds an
 ``XPUB`` socket; [`ZeroMQSubscriber`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber]
 connects a ``SUB`` socket to it. They satisfy the ``Publisher``/``Subscriber``
-protocols of ``proxyflow.stream`` structurally (nothing of proxyflow is
-imported). Delivery is fan-out with exact topic matching; nothing is stored, so
+protocols of ``proxyflow.api`` (the only proxyflow package the shim imports).
+Delivery is fan-out with exact topic matching; nothing is stored, so
 messages sent while nobody is subscribed, or beyond a high-water mark, are
 dropped. Large messages travel without copies.
 

@@ -1,25 +1,35 @@
 """Errors raised by the ZeroMQ shim.
 
-Every error derives from [`ZeroMQShimError`][proxyflow.shims.zmq.exceptions.ZeroMQShimError]
-*and* from the built-in class the broker protocols speak of, so a caller that
-knows nothing of this shim can catch ``TimeoutError``, ``EOFError``,
-``OSError``, ``RuntimeError`` or ``ValueError``.
+Every error derives from [`ZeroMQShimError`][proxyflow.shims.zmq.exceptions.ZeroMQShimError],
+itself a [`ProxyflowError`][proxyflow.api.exceptions.ProxyflowError], *and*
+from the built-in class the broker protocols speak of, so a caller that knows
+nothing of this shim can catch ``TimeoutError``, ``EOFError``, ``OSError``,
+``RuntimeError`` or ``ValueError``.
 
 ```text
-ZeroMQShimError
- ├── AddressInUseError          (OSError)       the bind address is taken
- ├── InvalidAddressError        (ValueError)    not an endpoint ZeroMQ accepts
- ├── InvalidTopicError          (ValueError)    a topic with a NUL character
- ├── MalformedMessageError      (ValueError)    a message not framed by this shim
- ├── SubscriberTimeoutError     (TimeoutError)  no message within the timeout
- ├── SubscriberWaitTimeoutError (TimeoutError)  too few subscribers within the timeout
- ├── SubscriberClosedError      (EOFError)      the subscriber was closed
- ├── PublisherClosedError       (RuntimeError)  send on a closed publisher
- └── WrongProcessError          (RuntimeError)  used in a process it was not created in
+ProxyflowError
+ └── ZeroMQShimError
+      ├── AddressInUseError          (OSError)       the bind address is taken
+      ├── InvalidAddressError        (ValueError)    not an endpoint ZeroMQ accepts
+      ├── InvalidTopicError          (ValueError)    a topic with a NUL character
+      ├── MalformedMessageError      (ValueError)    a message not framed by this shim
+      ├── SubscriberTimeoutError     (TimeoutError)  no message within the timeout
+      ├── SubscriberWaitTimeoutError (TimeoutError)  too few subscribers within the timeout
+      ├── SubscriberClosedError      (EOFError)      the subscriber was closed
+      ├── PublisherClosedError       (RuntimeError)  send on a closed publisher
+      └── WrongProcessError          (RuntimeError)  used in a process it was not created in
 ```
+
+ZeroMQ has no connection failure to report: sockets connect and reconnect in
+the background, so no class here is a
+[`BackendUnavailableError`][proxyflow.api.exceptions.BackendUnavailableError].
+A taken bind address is a local configuration problem, an ``OSError`` with
+``errno.EADDRINUSE``.
 """
 
 from __future__ import annotations
+
+from proxyflow.api import ProxyflowError
 
 __all__ = [
     "AddressInUseError",
@@ -35,7 +45,7 @@ __all__ = [
 ]
 
 
-class ZeroMQShimError(Exception):
+class ZeroMQShimError(ProxyflowError):
     """Base class of every error raised by ``proxyflow.shims.zmq``."""
 
 

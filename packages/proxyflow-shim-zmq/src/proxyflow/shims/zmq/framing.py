@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from proxyflow.shims.zmq.exceptions import InvalidTopicError
 
-__all__ = ["TERMINATOR", "as_payload", "topic_frame", "topic_from_frame"]
+__all__ = ["TERMINATOR", "topic_frame", "topic_from_frame"]
 
 TERMINATOR = b"\x00"
 """Byte ending every topic frame."""
@@ -38,22 +38,3 @@ def topic_from_frame(frame: bytes) -> str | None:
         return frame[:-1].decode()
     except UnicodeDecodeError:
         return None
-
-
-def as_payload(message: bytes | bytearray | memoryview) -> bytes | memoryview:
-    """Return ``message`` as ``bytes`` or a flat byte memoryview, without copying.
-
-    Raises:
-        TypeError: if ``message`` is not bytes-like.
-        ValueError: if a memoryview is not C-contiguous.
-    """
-    if type(message) is bytes:
-        return message
-    if isinstance(message, (bytes, bytearray, memoryview)):
-        view = memoryview(message)
-        if view.format != "B" or view.ndim != 1:
-            if not view.c_contiguous:
-                raise ValueError("a memoryview message must be C-contiguous")
-            view = view.cast("B")
-        return view
-    raise TypeError(f"message must be bytes, bytearray or memoryview, not {type(message).__name__}")

@@ -10,13 +10,16 @@ from collections.abc import Sequence
 
 import zmq
 
-from proxyflow.shims.zmq.exceptions import (
-    PublisherClosedError,
-    SubscriberWaitTimeoutError,
-    WrongProcessError,
+from proxyflow.api import Closeable, Message, as_message, normalise_topics
+from proxyflow.shims.zmq.exceptions import PublisherClosedError, SubscriberWaitTimeoutError
+from proxyflow.shims.zmq.framing import topic_frame
+from proxyflow.shims.zmq.sockets import (
+    bind,
+    check_process,
+    current_pid,
+    linger_ms,
+    tcp_endpoint,
 )
-from proxyflow.shims.zmq.framing import as_payload, topic_frame
-from proxyflow.shims.zmq.sockets import bind, current_pid, linger_ms
 
 __all__ = ["DEFAULT_COPY_THRESHOLD", "ZeroMQPublisher"]
 
@@ -39,7 +42,7 @@ _MAX_CACHED_TOPICS = 4096
 """Topic frames kept per publisher before the cache is emptied."""
 
 
-class ZeroMQPublisher:
+class ZeroMQPublisher(Closeable):
     """Publishes messages on a bound ZeroMQ ``XPUB`` socket; subscribers connect to it.
 
     Each message travels as ``[topic + NUL, payload]`` and subscribers subscribe
@@ -77,11 +80,15 @@ class ZeroMQPublisher:
     survive ``fork`` and it cannot be pickled): create it in the process that
     publishes, under any start method.
 
+    ProxyStore's form ``ZeroMQPublisher(address, port)`` works too and binds
+    ``tcp://address:port``, as ProxyStore's does.
+
     Args:
         address: Endpoint to bind: ``tcp://127.0.0.1:5555``, ``tcp://*:5555``,
             ``tcp://127.0.0.1:*`` (a free port; see
             [`address`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.address]),
-            ``ipc:///path``.
+            ``ipc:///path``. With ``port``, a host or interface only.
+        port: ProxyStore's form: the TCP port to bind on ``address``.
         sndhwm: Messages queued per subscriber before new ones are dropped (0: no limit).
         linger: Seconds [`close`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.close]
             waits for queued messages (``None``: until sent).
@@ -92,6 +99,7 @@ class ZeroMQPublisher:
     Raises:
         AddressInUseError: if the address is taken (an ``OSError``).
         InvalidAddressError: if the endpoint is invalid (a ``ValueError``).
+        TypeError: if ``port`` is given with an endpoint, or is not an int.
 
     Example:
         ```python
@@ -108,12 +116,15 @@ class ZeroMQPublisher:
     def __init__(
         self,
         address: str,
+        port: int | None = None,
         *,
         sndhwm: int = 1000,
         linger: float | None = 1.0,
         copy_threshold: int = DEFAULT_COPY_THRESHOLD,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
+        if port is not None:
+            address = tcp_endpoint("ZeroMQPublisher", address, port)
         if sndhwm < 0:
             raise ValueError(f"sndhwm must be >= 0, got {sndhwm!r}")
         self._linger = linger_ms(linger)
@@ -165,12 +176,9 @@ class ZeroMQPublisher:
     def _check_open(self) -> None:
         if self._closed:
             raise PublisherClosedError("the ZeroMQPublisher is closed")
-        if current_pid() != self._pid:
-            raise WrongProcessError(
-                "this ZeroMQPublisher was created in another process; create one per process"
-            )
+        check_process(self._pid, "ZeroMQPublisher")
 
-    def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
+    def send_message(self, topic: str, message: Message) -> None:
         """Publish ``message`` on ``topic``; returns at once.
 
         Args:
@@ -189,7 +197,7 @@ class ZeroMQPublisher:
             if len(self._frames) >= _MAX_CACHED_TOPICS:
                 self._frames.clear()
             self._frames[topic] = frame
-        payload = as_payload(message)
+        payload = as_message(message)
         with self._lock:
             if self._closed or current_pid() != self._pid:
                 self._check_open()
@@ -248,9 +256,11 @@ class ZeroMQPublisher:
                 (a ``TimeoutError``; the message gives the counts seen).
             PublisherClosedError: if the publisher was closed.
         """
-        if isinstance(topics, str):
-            topics = (topics,)
-        frames = None if topics is None else [topic_frame(t) for t in topics]
+        frames = (
+            None
+            if topics is None
+            else [topic_frame(t) for t in normalise_topics(topics, allow_empty=True)]
+        )
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
@@ -312,12 +322,6 @@ class ZeroMQPublisher:
         raise TypeError(
             "a ZeroMQPublisher cannot be pickled; create it in the process that publishes"
         )
-
-    def __enter__(self) -> ZeroMQPublisher:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

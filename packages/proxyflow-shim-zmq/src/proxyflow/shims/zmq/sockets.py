@@ -7,9 +7,13 @@ import os
 
 import zmq
 
-from proxyflow.shims.zmq.exceptions import AddressInUseError, InvalidAddressError
+from proxyflow.shims.zmq.exceptions import (
+    AddressInUseError,
+    InvalidAddressError,
+    WrongProcessError,
+)
 
-__all__ = ["bind", "connect", "current_pid", "linger_ms"]
+__all__ = ["bind", "check_process", "connect", "current_pid", "linger_ms", "tcp_endpoint"]
 
 _process = [os.getpid()]  # refreshed in forked children, below
 
@@ -30,6 +34,18 @@ def current_pid() -> int:
     return _process[0]
 
 
+def check_process(pid: int, label: str) -> None:
+    """Refuse to use a socket of process ``pid`` in another (a forked child).
+
+    Raises:
+        WrongProcessError: if this is not process ``pid``.
+    """
+    if current_pid() != pid:
+        raise WrongProcessError(
+            f"this {label} was created in another process; create one per process"
+        )
+
+
 def linger_ms(linger: float | None) -> int:
     """Convert a linger in seconds (``None``: wait forever) to ZeroMQ's milliseconds.
 
@@ -41,6 +57,27 @@ def linger_ms(linger: float | None) -> int:
     if linger < 0:
         raise ValueError(f"linger must be >= 0 seconds or None, got {linger!r}")
     return round(linger * 1000)
+
+
+def tcp_endpoint(label: str, address: object, port: object) -> str:
+    """Return ``tcp://address:port``: ProxyStore's ``(address, port)`` form of an endpoint.
+
+    Args:
+        label: The class name, for messages.
+        address: A host or interface (``"127.0.0.1"``, ``"*"``), not a URL.
+        port: The TCP port.
+
+    Raises:
+        TypeError: if ``address`` is already an endpoint or ``port`` is not an int.
+    """
+    if not isinstance(address, str) or not address or "://" in address:
+        raise TypeError(
+            f"{label}(address, port) takes a host such as '127.0.0.1', not {address!r}; "
+            f"or give one endpoint: {label}('tcp://127.0.0.1:5555')"
+        )
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError(f"{label}(address, port): port must be an int, not {port!r}")
+    return f"tcp://{address}:{port}"
 
 
 def bind(socket: zmq.Socket[bytes], address: str) -> str:

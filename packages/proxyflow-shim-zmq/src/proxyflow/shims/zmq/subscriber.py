@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from typing import overload
 
 import zmq
 
+from proxyflow.api import PollingSubscriber
 from proxyflow.shims.zmq.exceptions import (
     MalformedMessageError,
     SubscriberClosedError,
     SubscriberTimeoutError,
-    WrongProcessError,
 )
 from proxyflow.shims.zmq.framing import topic_frame
 from proxyflow.shims.zmq.publisher import DEFAULT_COPY_THRESHOLD
-from proxyflow.shims.zmq.sockets import connect, current_pid, linger_ms
+from proxyflow.shims.zmq.sockets import (
+    check_process,
+    connect,
+    current_pid,
+    linger_ms,
+    tcp_endpoint,
+)
 
 __all__ = ["ZeroMQSubscriber"]
 
 
-class ZeroMQSubscriber:
+class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
     """Receives the messages of some topics from a ZeroMQ publisher.
 
     The publisher is a [`ZeroMQPublisher`][proxyflow.shims.zmq.ZeroMQPublisher]. The
@@ -36,7 +41,8 @@ class ZeroMQSubscriber:
     * **Ordering**: messages from one publisher arrive in the order sent.
     * **Blocking**: [`next_message`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.next_message]
       waits up to its ``timeout`` (``None``: until a message arrives or the
-      subscriber is closed). Iteration waits up to the ``timeout`` given here.
+      subscriber is closed). Iteration, and ``next_message()`` without an
+      argument, wait up to the ``timeout`` given here.
     * **Multi-producer**: connect to several publishers by giving a sequence
       of addresses; messages are then fair-queued between them.
     * **Multi-consumer**: fan-out: every subscriber gets every message of its topics.
@@ -56,12 +62,21 @@ class ZeroMQSubscriber:
     Read a subscriber from one thread at a time. It belongs to the process that
     created it (it cannot be pickled or used after ``fork``).
 
+    ProxyStore's form ``ZeroMQSubscriber(address, port, *, topic=...)`` works
+    too and connects to ``tcp://address:port``. Topics still match exactly
+    (ProxyStore's match by prefix), so ProxyStore's default ``topic=""``, which
+    there means every topic, has no equivalent: the topic must be named.
+
     Args:
-        address: The publisher's endpoint, or a sequence of endpoints.
+        address: The publisher's endpoint, or a sequence of endpoints. With
+            ProxyStore's ``port``, a host only.
         topics: One topic or a sequence of topics (exact names, no NUL).
+        port: ProxyStore's form: the publisher's TCP port (positional, in place
+            of ``topics``, or by keyword).
+        topic: ProxyStore's form: the topic(s) to read.
         rcvhwm: Messages queued for this subscriber before new ones are dropped.
-        timeout: Seconds iteration waits before raising `TimeoutError`
-            (``None``: forever).
+        timeout: Seconds iteration, and ``next_message()`` without an
+            argument, wait before raising `TimeoutError` (``None``: forever).
         linger: Seconds [`close`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.close]
             waits for outgoing (subscription) traffic.
         copy_threshold: Size from which messages are returned as memoryviews.
@@ -75,6 +90,7 @@ class ZeroMQSubscriber:
         InvalidTopicError: if a topic contains a NUL character.
         InvalidAddressError: if an endpoint is invalid.
         ValueError: if no topic is given or a number is out of range.
+        TypeError: if the arguments fit neither form (the message shows the endpoint form).
 
     Example:
         ```python
@@ -86,6 +102,11 @@ class ZeroMQSubscriber:
         ```
     """
 
+    closed_error = SubscriberClosedError
+    timeout_error = SubscriberTimeoutError
+    allow_empty_topics = True  # "" is a topic of its own: its frame is a lone NUL
+
+    @overload
     def __init__(
         self,
         address: str | Sequence[str],
@@ -97,30 +118,72 @@ class ZeroMQSubscriber:
         copy_threshold: int = DEFAULT_COPY_THRESHOLD,
         poll_interval: float = 0.1,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        /,
+        *,
+        topic: str | Sequence[str],
+        rcvhwm: int = 1000,
+        timeout: float | None = None,
+        linger: float | None = 0.0,
+        copy_threshold: int = DEFAULT_COPY_THRESHOLD,
+        poll_interval: float = 0.1,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        address: str | Sequence[str],
+        topics: str | Sequence[str] | int | None = None,
+        *,
+        port: int | None = None,
+        topic: str | Sequence[str] | None = None,
+        rcvhwm: int = 1000,
+        timeout: float | None = None,
+        linger: float | None = 0.0,
+        copy_threshold: int = DEFAULT_COPY_THRESHOLD,
+        poll_interval: float = 0.1,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
-        items = (topics,) if isinstance(topics, str) else tuple(topics)
-        frames = [topic_frame(topic) for topic in items]
+        if isinstance(topics, int) and not isinstance(topics, bool):
+            port, topics = topics, None
+        if port is not None:  # ProxyStore's (address, port, *, topic)
+            if topics is not None or not topic:
+                raise TypeError(
+                    "ZeroMQSubscriber(address, port, *, topic) needs topic='name' and no other "
+                    "topics; topics match exactly, so ProxyStore's topic='' (every topic) has "
+                    "no equivalent. The endpoint form: "
+                    "ZeroMQSubscriber('tcp://127.0.0.1:5555', ['name'])"
+                )
+            address, topics = tcp_endpoint("ZeroMQSubscriber", address, port), topic
+        elif topic is not None:
+            raise TypeError(
+                "ZeroMQSubscriber() takes topic= only with ProxyStore's (address, port) "
+                "form; with an endpoint it is ZeroMQSubscriber(address, topics)"
+            )
+        if topics is None or isinstance(topics, int):
+            raise TypeError(
+                "ZeroMQSubscriber() needs topics: ZeroMQSubscriber('tcp://127.0.0.1:5555', ['t'])"
+            )
+        super().__init__(topics, timeout=timeout, poll_interval=poll_interval)
+        frames = [topic_frame(topic) for topic in self._topics]
         if not frames:
             raise ValueError("a subscriber needs at least one topic")
         if rcvhwm < 0:
             raise ValueError(f"rcvhwm must be >= 0, got {rcvhwm!r}")
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
         addresses = (address,) if isinstance(address, str) else tuple(address)
         if not addresses:
             raise ValueError("a subscriber needs at least one address")
-        self._topics = tuple(dict.fromkeys(items))
         self._addresses = addresses
-        self._timeout = timeout
         self._linger = linger_ms(linger)
         self._copy_threshold = copy_threshold
         self._poll_ms = max(1, round(poll_interval * 1000))
         self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._closed = False
-        self._reading = False
         self._released = False
         self._own_context = context is None
         self._context: zmq.Context[zmq.Socket[bytes]] = (
@@ -135,18 +198,13 @@ class ZeroMQSubscriber:
             self._socket.setsockopt(zmq.RCVTIMEO, self._rcvtimeo)
             self._socket.setsockopt(zmq.RCVHWM, rcvhwm)
             self._socket.setsockopt(zmq.LINGER, self._linger)
-            for frame in dict.fromkeys(frames):
+            for frame in frames:
                 self._socket.setsockopt(zmq.SUBSCRIBE, frame)
             for endpoint in addresses:
                 connect(self._socket, endpoint)
         except BaseException:
-            self._release()
+            self._close_socket()
             raise
-
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The topics subscribed to."""
-        return self._topics
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -154,64 +212,40 @@ class ZeroMQSubscriber:
         return self._addresses
 
     @property
-    def closed(self) -> bool:
-        """Whether [`close`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.close] was called."""
-        return self._closed
-
-    @property
     def rcvhwm(self) -> int:
         """The receive high-water mark of the socket."""
-        with self._lock:
+        with self._state_lock:
             self._check_usable()
             return int(self._socket.getsockopt(zmq.RCVHWM))
 
     def _check_usable(self) -> None:
         if self._closed:
             raise SubscriberClosedError("the ZeroMQSubscriber is closed")
-        if current_pid() != self._pid:
-            raise WrongProcessError(
-                "this ZeroMQSubscriber was created in another process; create one per process"
-            )
+        check_process(self._pid, "ZeroMQSubscriber")
 
-    def next_message(self, timeout: float | None = None) -> bytes | memoryview:
-        """Return the next message on one of the topics.
+    def _poll(self, wait: float) -> bytes | memoryview | None:
+        """Receive one message within ``wait`` seconds, else return ``None``.
 
-        Args:
-            timeout: Seconds to wait; ``None`` waits until a message arrives or
-                the subscriber is closed; ``0`` only takes what already arrived.
-
-        Returns:
-            The payload: ``bytes``, or a memoryview of the received frame from
-            ``copy_threshold`` bytes on.
+        A message is ``bytes``, or from ``copy_threshold`` bytes on a
+        memoryview of the received frame.
 
         Raises:
-            SubscriberTimeoutError: if nothing arrived in time (a ``TimeoutError``).
-            SubscriberClosedError: if the subscriber is closed (an ``EOFError``).
-            MalformedMessageError: if a message was not framed by this shim.
+            WrongProcessError: if used after ``fork``.
+            MalformedMessageError: if the message is not ``[topic + NUL, payload]``.
         """
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        with self._lock:
-            if self._closed or current_pid() != self._pid:
-                self._check_usable()
-            self._reading = True
-        head: zmq.Frame | None = None
+        if current_pid() != self._pid:
+            check_process(self._pid, "ZeroMQSubscriber")
+        socket = self._socket
+        wait_ms = self._poll_ms if wait >= self._poll_interval else int(wait * 1000)
+        if wait_ms != self._rcvtimeo:
+            socket.setsockopt(zmq.RCVTIMEO, wait_ms)
+            self._rcvtimeo = wait_ms
         try:
-            head = self._receive_head(timeout)
-        finally:
-            with self._lock:
-                self._reading = False
-                closed = self._closed
-            if closed:
-                self._release()
-        if closed:
-            raise SubscriberClosedError("the ZeroMQSubscriber is closed")
-        if head is None:
-            raise SubscriberTimeoutError(f"no message within {timeout}s on {list(self._topics)}")
+            head: zmq.Frame = socket.recv(0, copy=False)
+        except zmq.Again:
+            return None
         # The parts of a multipart message arrive together: the rest is here.
-        payload: zmq.Frame | None = (
-            self._socket.recv(zmq.NOBLOCK, copy=False) if head.more else None
-        )
+        payload: zmq.Frame | None = socket.recv(zmq.NOBLOCK, copy=False) if head.more else None
         if payload is None or payload.more:
             parts = 1 if payload is None else 2 + self._discard_rest()
             raise MalformedMessageError(
@@ -223,25 +257,6 @@ class ZeroMQSubscriber:
             return view
         return payload.bytes
 
-    def _receive_head(self, timeout: float | None) -> zmq.Frame | None:
-        """Receive the first frame of the next message, or ``None`` on timeout or close."""
-        socket = self._socket
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._closed:
-            wait_ms = self._poll_ms
-            if deadline is not None:
-                wait_ms = min(wait_ms, max(0, int((deadline - time.monotonic()) * 1000)))
-            if wait_ms != self._rcvtimeo:
-                socket.setsockopt(zmq.RCVTIMEO, wait_ms)
-                self._rcvtimeo = wait_ms
-            try:
-                return socket.recv(0, copy=False)
-            except zmq.Again:
-                pass
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-        return None
-
     def _discard_rest(self) -> int:
         """Receive and drop the remaining parts of a message; return how many."""
         count = 1
@@ -249,26 +264,11 @@ class ZeroMQSubscriber:
             count += 1
         return count
 
-    def __iter__(self) -> Iterator[bytes | memoryview]:
-        return self
+    def _release(self, late: bytes | memoryview | None) -> None:
+        # A message that arrived after the close is dropped with the unread ones.
+        self._close_socket()
 
-    def __next__(self) -> bytes | memoryview:
-        try:
-            return self.next_message(self._timeout)
-        except EOFError:
-            raise StopIteration from None
-
-    def close(self) -> None:
-        """Close the socket and an owned context; idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._reading:
-                return  # the reader releases the socket when it wakes up
-        self._release()
-
-    def _release(self) -> None:
+    def _close_socket(self) -> None:
         if self._released or current_pid() != self._pid:
             return  # a forked child must not touch the parent's context
         self._released = True
@@ -278,12 +278,6 @@ class ZeroMQSubscriber:
 
     def __reduce__(self) -> str:
         raise TypeError("a ZeroMQSubscriber cannot be pickled; create it in the process that reads")
-
-    def __enter__(self) -> ZeroMQSubscriber:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -1,0 +1,410 @@
+"""Synchronous JetStream publisher and subscriber, running the asyncio cores on a shared loop.
+
+Each object runs its asyncio core on the process's one background event loop
+([`proxyflow.shims.nats.loop`][proxyflow.shims.nats.loop]). Calls block the
+calling thread until the core is done; several threads may use one object at
+once. See the loop module for what happens at exit and after ``fork``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import threading
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+from proxyflow.api import Closeable, Message, as_message
+from proxyflow.shims.nats.connection import NatsCredentials
+from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery, Outcome
+from proxyflow.shims.nats.exceptions import (
+    DeliveryReleasedError,
+    PublisherClosedError,
+    SubscriberClosedError,
+    UsedAfterForkError,
+)
+from proxyflow.shims.nats.loop import LoopRunner, acquire, release
+from proxyflow.shims.nats.publisher import AsyncJetStreamPublisher
+from proxyflow.shims.nats.settings import DEFAULT_STREAM, StreamSettings
+from proxyflow.shims.nats.subscriber import AsyncJetStreamSubscriber
+
+__all__ = ["JetStreamDelivery", "JetStreamPublisher", "JetStreamSubscriber"]
+
+T = TypeVar("T")
+
+_CLOSE_TIMEOUT = 15.0
+
+
+class _OnSharedLoop(Closeable):
+    """Runs one asyncio core on the shared loop; knows its process and whether it is closed."""
+
+    _closed_error: type[Exception] = RuntimeError
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._closed = False
+        self._runner: LoopRunner = acquire(self)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
+    def _check_process(self) -> None:
+        if os.getpid() != self._pid:
+            raise UsedAfterForkError(
+                f"this {type(self).__name__} was created in process {self._pid}; its "
+                f"connection belongs to that process. Create a new one in process {os.getpid()}"
+            )
+
+    def _describe(self) -> str:
+        return type(self).__name__
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the shared loop; a closed object raises its closed error."""
+        try:
+            self._check_process()
+            if self._closed:
+                raise self._closed_error(f"the {self._describe()} is closed")
+        except BaseException:
+            coro.close()
+            raise
+        try:
+            return self._runner.run(coro, timeout)
+        except (concurrent.futures.CancelledError, RuntimeError) as exc:
+            if self._closed or self._runner.loop.is_closed():
+                raise self._closed_error(f"the {self._describe()} is closed") from exc
+            raise
+
+    def _close_core(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._closed:
+            coro.close()
+            return
+        self._closed = True
+        if os.getpid() != self._pid:
+            coro.close()  # never touch the parent's loop from a forked child
+            return
+        try:
+            self._runner.run(coro, _CLOSE_TIMEOUT)
+        finally:
+            release(self._runner, self)
+
+
+class JetStreamPublisher(_OnSharedLoop):
+    """The synchronous form of ``AsyncJetStreamPublisher``.
+
+    See [`AsyncJetStreamPublisher`][proxyflow.shims.nats.publisher.AsyncJetStreamPublisher].
+    Satisfies ``proxyflow.api.Publisher``, with the same guarantees: with the
+    default ``max_pending_acks=0``, ``send_message`` returns once the server
+    has stored the message. The stream is created or checked by the
+    constructor. Thread-safe.
+
+    Args:
+        url: ``nats://host:port`` (several separated by commas).
+        stream: The stream name or its
+            [`StreamSettings`][proxyflow.shims.nats.settings.StreamSettings].
+        credentials: [`NatsCredentials`][proxyflow.shims.nats.connection.NatsCredentials].
+        publish_timeout: Seconds a send may take, retries included.
+        max_pending_acks: Sends that may await their acknowledgement (0: none).
+        connect_timeout: Seconds a connection attempt may take.
+        reconnect_time_wait: Seconds between reconnection attempts.
+        max_reconnect_attempts: Reconnection attempts before giving up (``-1``: forever).
+        name: Connection name shown by the server.
+
+    Example:
+        ```python
+        with JetStreamPublisher("nats://127.0.0.1:4222") as publisher:
+            publisher.send_message("events", b"hello")  # stored when it returns
+        ```
+    """
+
+    _closed_error = PublisherClosedError
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str | StreamSettings = DEFAULT_STREAM,
+        credentials: NatsCredentials | None = None,
+        publish_timeout: float = 10.0,
+        max_pending_acks: int = 0,
+        connect_timeout: float = 5.0,
+        reconnect_time_wait: float = 1.0,
+        max_reconnect_attempts: int = 60,
+        name: str | None = None,
+    ) -> None:
+        self._core = AsyncJetStreamPublisher(
+            url,
+            stream=stream,
+            credentials=credentials,
+            publish_timeout=publish_timeout,
+            max_pending_acks=max_pending_acks,
+            connect_timeout=connect_timeout,
+            reconnect_time_wait=reconnect_time_wait,
+            max_reconnect_attempts=max_reconnect_attempts,
+            name=name,
+        )
+        self._window = threading.Semaphore(max_pending_acks) if max_pending_acks else None
+        super().__init__()
+        try:
+            self._run(self._core.open())
+        except BaseException:
+            self._closed = True
+            release(self._runner, self)
+            raise
+
+    @property
+    def url(self) -> str:
+        """The server URL with its secrets hidden."""
+        return self._core.url
+
+    @property
+    def stream(self) -> StreamSettings:
+        """The stream this publisher sends into."""
+        return self._core.stream
+
+    def _describe(self) -> str:
+        return f"publisher to {self.url}"
+
+    def send_message(self, topic: str, message: Message) -> None:
+        """Send ``message`` on ``topic`` (see ``AsyncJetStreamPublisher.send_message``)."""
+        if self._window is None:
+            self._run(self._core.send_message(topic, message))
+            return
+        self._check_process()
+        if self._closed:
+            raise PublisherClosedError(f"the {self._describe()} is closed")
+        self._core.raise_failures()
+        send = self._core.prepare(topic, as_message(message))
+        if isinstance(send.payload, memoryview):
+            send.payload = bytes(send.payload)  # the caller may reuse its buffer on return
+        self._window.acquire()
+        try:
+            self._runner.call_soon(self._core.start_publish, send, self._window.release)
+        except BaseException:
+            self._window.release()
+            raise
+
+    def flush(self) -> None:
+        """Wait for every pipelined send (see ``AsyncJetStreamPublisher.flush``)."""
+        self._run(self._core.flush())
+
+    def close(self) -> None:
+        """Confirm pipelined sends and close the connection; idempotent."""
+        self._close_core(self._core.close())
+
+    def __repr__(self) -> str:
+        return repr(self._core).replace("AsyncJetStreamPublisher", type(self).__name__, 1)
+
+
+class JetStreamDelivery:
+    """A message from a ``JetStreamSubscriber``, to be settled once (``proxyflow.api.Delivery``).
+
+    The synchronous form of
+    [`AsyncJetStreamDelivery`][proxyflow.shims.nats.delivery.AsyncJetStreamDelivery];
+    it may be settled from any thread.
+    """
+
+    __slots__ = ("_inner", "_owner")
+
+    def __init__(self, inner: AsyncJetStreamDelivery, owner: JetStreamSubscriber) -> None:
+        self._inner = inner
+        self._owner = owner
+
+    @property
+    def message(self) -> bytes:
+        """The message."""
+        return self._inner.message
+
+    @property
+    def topic(self) -> str:
+        """The topic the message arrived on."""
+        return self._inner.topic
+
+    @property
+    def delivery_count(self) -> int:
+        """How many times the server has handed this message out: 1 the first time."""
+        return self._inner.delivery_count
+
+    @property
+    def stream_sequence(self) -> int:
+        """The message's sequence number in the stream."""
+        return self._inner.stream_sequence
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The message's NATS headers."""
+        return self._inner.headers
+
+    @property
+    def settled(self) -> bool:
+        """Whether ``ack``, ``nack`` or ``reject`` was called (or ``close`` gave it back)."""
+        return self._inner.settled
+
+    def _settle(self, outcome: Outcome, delay: float | None = None) -> None:
+        state = self._inner.outcome
+        if state is Outcome.RELEASED:
+            if outcome is Outcome.NACKED:
+                return
+            raise DeliveryReleasedError(
+                "the subscriber was closed and gave this message back to the server; "
+                "it will be delivered again"
+            )
+        if state is not Outcome.PENDING:
+            return
+        if outcome is Outcome.ACKED:
+            self._owner._run(self._inner.ack())
+        elif outcome is Outcome.NACKED:
+            self._owner._run(self._inner.nack(delay))
+        else:
+            self._owner._run(self._inner.reject())
+
+    def ack(self) -> None:
+        """Confirm the message was handled (see ``AsyncJetStreamDelivery.ack``)."""
+        self._settle(Outcome.ACKED)
+
+    def nack(self, delay: float | None = None) -> None:
+        """Give the message back for redelivery after ``delay`` seconds (``None``: soon)."""
+        self._settle(Outcome.NACKED, delay)
+
+    def reject(self) -> None:
+        """Never deliver this message again; it goes to the dead-letter topic, if any."""
+        self._settle(Outcome.REJECTED)
+
+    def __repr__(self) -> str:
+        return repr(self._inner).replace("AsyncJetStreamDelivery", type(self).__name__, 1)
+
+
+class JetStreamSubscriber(_OnSharedLoop):
+    """The synchronous form of ``AsyncJetStreamSubscriber``.
+
+    See [`AsyncJetStreamSubscriber`][proxyflow.shims.nats.subscriber.AsyncJetStreamSubscriber].
+    Satisfies ``proxyflow.api.AckingSubscriber`` (and ``Subscriber``), with the
+    same guarantees and arguments. The stream and durable consumers are
+    created or checked by the constructor: a message sent after it returns
+    reaches this durable. Thread-safe; ``close()`` from another thread ends a
+    wait in ``next_delivery``/``next_message`` at once with
+    [`SubscriberClosedError`][proxyflow.shims.nats.exceptions.SubscriberClosedError]
+    (an ``EOFError``).
+
+    Example:
+        ```python
+        subscriber = JetStreamSubscriber(url, ["jobs"], durable="workers", ack_wait=60.0)
+        delivery = subscriber.next_delivery(timeout=5.0)
+        handle(delivery.message)
+        delivery.ack()  # never delivered again
+        ```
+    """
+
+    _closed_error = SubscriberClosedError
+
+    def __init__(
+        self,
+        url: str,
+        topics: str | Sequence[str],
+        *,
+        durable: str,
+        stream: str | StreamSettings = DEFAULT_STREAM,
+        ack_wait: float = 30.0,
+        max_deliver: int | None = None,
+        max_ack_pending: int = 1000,
+        batch: int = 64,
+        timeout: float | None = None,
+        deliver_policy: Literal["all", "new"] = "all",
+        dead_letter_topic: str | None = None,
+        confirm_acks: bool = True,
+        credentials: NatsCredentials | None = None,
+        publish_timeout: float = 10.0,
+        ack_timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+        reconnect_time_wait: float = 1.0,
+        max_reconnect_attempts: int = 60,
+        name: str | None = None,
+    ) -> None:
+        self._core = AsyncJetStreamSubscriber(
+            url,
+            topics,
+            durable=durable,
+            stream=stream,
+            ack_wait=ack_wait,
+            max_deliver=max_deliver,
+            max_ack_pending=max_ack_pending,
+            batch=batch,
+            timeout=timeout,
+            deliver_policy=deliver_policy,
+            dead_letter_topic=dead_letter_topic,
+            confirm_acks=confirm_acks,
+            credentials=credentials,
+            publish_timeout=publish_timeout,
+            ack_timeout=ack_timeout,
+            connect_timeout=connect_timeout,
+            reconnect_time_wait=reconnect_time_wait,
+            max_reconnect_attempts=max_reconnect_attempts,
+            name=name,
+        )
+        self._timeout = timeout
+        super().__init__()
+        try:
+            self._run(self._core.open())
+        except BaseException:
+            self._closed = True
+            release(self._runner, self)
+            raise
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics this subscriber reads."""
+        return self._core.topics
+
+    @property
+    def url(self) -> str:
+        """The server URL with its secrets hidden."""
+        return self._core.url
+
+    @property
+    def durable(self) -> str:
+        """The durable name shared by the subscribers that share the work."""
+        return self._core.durable
+
+    @property
+    def stream(self) -> StreamSettings:
+        """The stream read."""
+        return self._core.stream
+
+    @property
+    def consumer_names(self) -> tuple[str, ...]:
+        """The names of the durable consumers, one per topic."""
+        return self._core.consumer_names
+
+    def _describe(self) -> str:
+        return f"subscriber of {list(self.topics)}"
+
+    def next_delivery(self, timeout: float | None = None) -> JetStreamDelivery:
+        """Return the next delivery, waiting at most ``timeout`` seconds (``None``: forever).
+
+        Raises:
+            SubscriberTimeoutError: (a ``TimeoutError``) if nothing arrived in time.
+            SubscriberClosedError: (an ``EOFError``) if the subscriber is or gets closed.
+            BrokerUnavailableError: if the connection is lost for good.
+        """
+        return JetStreamDelivery(self._run(self._core.next_delivery(timeout)), self)
+
+    def next_message(self, timeout: float | None = None) -> Message:
+        """Return the next message, acknowledged on receipt."""
+        return self._run(self._core.next_message(timeout))
+
+    def __iter__(self) -> JetStreamSubscriber:
+        return self
+
+    def __next__(self) -> Message:
+        try:
+            return self.next_message(self._timeout)
+        except EOFError:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Give back unsettled deliveries and close; idempotent, callable from any thread."""
+        self._close_core(self._core.close())
+
+    def __repr__(self) -> str:
+        return repr(self._core).replace("AsyncJetStreamSubscriber", type(self).__name__, 1)

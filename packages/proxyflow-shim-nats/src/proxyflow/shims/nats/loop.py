@@ -30,7 +30,10 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["LoopRunner", "acquire", "release"]
+from proxyflow.api import Closeable
+from proxyflow.shims.nats.exceptions import UsedAfterForkError
+
+__all__ = ["LoopRunner", "OnSharedLoop", "acquire", "release"]
 
 T = TypeVar("T")
 log = logging.getLogger("proxyflow.shims.nats")
@@ -176,3 +179,65 @@ def _close_at_exit() -> None:
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_close_at_exit)
+
+_CLOSE_TIMEOUT = 15.0
+
+
+class OnSharedLoop(Closeable):
+    """Base of the synchronous classes: runs an asyncio core on the shared loop.
+
+    Knows the process that created it (a forked child gets
+    [`UsedAfterForkError`][proxyflow.shims.nats.exceptions.UsedAfterForkError])
+    and whether it is closed (calls then raise ``_closed_error``).
+    """
+
+    _closed_error: type[Exception] = RuntimeError
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._closed = False
+        self._runner: LoopRunner = acquire(self)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
+    def _check_process(self) -> None:
+        if os.getpid() != self._pid:
+            raise UsedAfterForkError(
+                f"this {type(self).__name__} was created in process {self._pid}; its "
+                f"connection belongs to that process. Create a new one in process {os.getpid()}"
+            )
+
+    def _describe(self) -> str:
+        return type(self).__name__
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the shared loop; a closed object raises its closed error."""
+        try:
+            self._check_process()
+            if self._closed:
+                raise self._closed_error(f"the {self._describe()} is closed")
+        except BaseException:
+            coro.close()
+            raise
+        try:
+            return self._runner.run(coro, timeout)
+        except (concurrent.futures.CancelledError, RuntimeError) as exc:
+            if self._closed or self._runner.loop.is_closed():
+                raise self._closed_error(f"the {self._describe()} is closed") from exc
+            raise
+
+    def _close_core(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._closed:
+            coro.close()
+            return
+        self._closed = True
+        if os.getpid() != self._pid:
+            coro.close()  # never touch the parent's loop from a forked child
+            return
+        try:
+            self._runner.run(coro, _CLOSE_TIMEOUT)
+        finally:
+            release(self._runner, self)

@@ -17,12 +17,12 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from proxyflow.api import Message
-from proxyflow.shims.nats.connection import translate_error
 from proxyflow.shims.nats.exceptions import (
     BrokerTimeoutError,
     BrokerUnavailableError,
     MessageTooLargeError,
 )
+from proxyflow.shims.nats.translation import translate_error
 
 __all__ = [
     "EXPECTED_STREAM_HEADER",

@@ -8,13 +8,13 @@ from typing import Any, Literal
 
 import nats.js.errors
 from nats.js import JetStreamContext, api
-from proxyflow.shims.nats.connection import translate_errors
 from proxyflow.shims.nats.exceptions import (
     ConsumerConfigMismatchError,
     StreamConfigMismatchError,
     StreamNotFoundError,
 )
 from proxyflow.shims.nats.settings import StreamSettings
+from proxyflow.shims.nats.translation import translate_errors
 
 __all__ = ["ConsumerSettings", "ensure_consumer", "ensure_stream"]
 

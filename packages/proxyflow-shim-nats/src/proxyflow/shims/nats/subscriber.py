@@ -4,47 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Literal
 
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from proxyflow.api import Message, check_timeout, normalise_topics
-from proxyflow.shims.nats.connection import (
-    ConnectOptions,
-    NatsCredentials,
-    open_connection,
-    translate_errors,
-)
-from proxyflow.shims.nats.deadletter import (
-    REASON_MAX_DELIVERIES,
-    REASON_REJECTED,
-    dead_letter_headers,
-)
+from proxyflow.shims.nats.connection import ConnectOptions, NatsCredentials, open_connection
 from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery, Outcome
 from proxyflow.shims.nats.exceptions import (
     BrokerUnavailableError,
-    DeliveryReleasedError,
     SubscriberClosedError,
     SubscriberTimeoutError,
 )
+from proxyflow.shims.nats.intake import Intake
 from proxyflow.shims.nats.publisher import close_client
-from proxyflow.shims.nats.publishing import PublishPolicy, publish_acknowledged
-from proxyflow.shims.nats.puller import Pulled, Puller, PullTarget
+from proxyflow.shims.nats.publishing import PublishPolicy
+from proxyflow.shims.nats.puller import Puller, PullTarget
 from proxyflow.shims.nats.settings import DEFAULT_STREAM, StreamSettings
+from proxyflow.shims.nats.settling import NAK, DeadLetters, Settlements
 from proxyflow.shims.nats.streams import ConsumerSettings, ensure_consumer, ensure_stream
 from proxyflow.shims.nats.subjects import check_durable, consumer_name, subject_for
+from proxyflow.shims.nats.translation import translate_errors
 
 __all__ = ["AsyncJetStreamSubscriber"]
 
 _LINGER = 5.0  # seconds a waiting pull request stays open on the server
 _TICK = 1.0  # longest single wait of a reader, to notice lost pull requests
-_ACK = b"+ACK"
-_NAK = b"-NAK"
-_TERM = b"+TERM"
 
 
 class AsyncJetStreamSubscriber:
@@ -144,9 +130,16 @@ class AsyncJetStreamSubscriber:
         self._durable = check_durable(durable)
         self._stream = StreamSettings.coerce(stream)
         self._consumer = ConsumerSettings(ack_wait, max_deliver, max_ack_pending, deliver_policy)
-        if dead_letter_topic is not None:
-            subject_for(self._stream.prefix, dead_letter_topic)  # checks the topic
-        self._dead_letter_topic = dead_letter_topic
+        self._dead_letters = (
+            None
+            if dead_letter_topic is None
+            else DeadLetters(
+                dead_letter_topic,
+                subject_for(self._stream.prefix, dead_letter_topic),
+                self._durable,
+                max_deliver,
+            )
+        )
         self._options = ConnectOptions(
             url,
             credentials or NatsCredentials(),
@@ -157,13 +150,19 @@ class AsyncJetStreamSubscriber:
         )
         self._batch = batch
         self._timeout = timeout
-        self._confirm = confirm_acks
-        self._policy = PublishPolicy(publish_timeout)
-        self._ack_timeout = ack_timeout
         self._client: Client | None = None
         self._puller: Puller | None = None
+        self._intake: Intake | None = None
         self._open_lock: asyncio.Lock | None = None
-        self._unsettled: set[AsyncJetStreamDelivery] = set()
+        self._settlements = Settlements(
+            lambda: self._client,
+            url=self._options.safe_url,
+            describe=f"subscriber of {list(self._topics)}",
+            confirm_acks=confirm_acks,
+            ack_timeout=ack_timeout,
+            dead_letters=self._dead_letters,
+            policy=PublishPolicy(publish_timeout),
+        )
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
         self._lost = False
@@ -230,7 +229,11 @@ class AsyncJetStreamSubscriber:
                 except BaseException:
                     await client.close()
                     raise
+                self._intake = Intake(
+                    self._puller, self._settlements, self._consumer.ack_wait, self._dead_letters
+                )
                 self._client = client
+                self._settlements.bind(asyncio.get_running_loop())
         return self
 
     async def _subscribe(self, client: Client) -> Puller:
@@ -244,7 +247,7 @@ class AsyncJetStreamSubscriber:
                 name,
                 subject_for(self._stream.prefix, topic),
                 self._consumer,
-                dead_letters=self._dead_letter_topic is not None,
+                dead_letters=self._dead_letters is not None,
                 description=f"proxyflow: durable {self._durable!r} reading topic {topic!r}",
                 url=self.url,
             )
@@ -300,8 +303,9 @@ class AsyncJetStreamSubscriber:
                 self._readers_gone.set()
 
     async def _next_delivery(self, timeout: float | None) -> AsyncJetStreamDelivery:
-        puller = self._puller
+        puller, intake = self._puller, self._intake
         assert puller is not None
+        assert intake is not None
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -313,9 +317,10 @@ class AsyncJetStreamSubscriber:
                 )
             puller.arrived.clear()
             while puller.ready:
-                delivery = await self._admit(puller.ready.popleft())
+                delivery = self.take_ready()
                 if delivery is not None:
                     return delivery
+                await intake.set_aside_unfit()
             with translate_errors(self.url, "requesting messages"):
                 await puller.request()
             remaining = None if deadline is None else deadline - loop.time()
@@ -327,29 +332,22 @@ class AsyncJetStreamSubscriber:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(puller.arrived.wait(), wait)
 
-    async def _admit(self, pulled: Pulled) -> AsyncJetStreamDelivery | None:
-        """Turn a pulled message into a delivery, or deal with it if it must not be handed out."""
-        msg, topic = pulled.msg, pulled.target.topic
-        age = time.monotonic() - pulled.received_at
-        if age >= self._consumer.ack_wait * 0.9:
-            # Held so long that the server is about to hand it out again (or already
-            # did, past ack_wait): give it back now rather than hand out a stale copy.
-            assert self._puller is not None
-            self._puller.slow_down(pulled.target)
-            if age < self._consumer.ack_wait:
-                await self._send(msg, _NAK, confirm=False)
-            return None
-        limit = self._consumer.max_deliver
-        if (
-            self._dead_letter_topic is not None
-            and limit is not None
-            and msg.metadata.num_delivered > limit
-        ):
-            await self._dead_letter(msg, topic, REASON_MAX_DELIVERIES)
-            return None
-        delivery = AsyncJetStreamDelivery(msg, topic, self)
-        self._unsettled.add(delivery)
-        return delivery
+    def take_ready(self) -> AsyncJetStreamDelivery | None:
+        """Hand out the oldest fetched message at once, if it may be (callable from any thread).
+
+        See [`Intake.take_ready`][proxyflow.shims.nats.intake.Intake.take_ready].
+        """
+        intake = self._intake
+        return None if intake is None else intake.take_ready(lambda: self._closed)
+
+    def settle_nowait(
+        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
+    ) -> bool:
+        """Settle ``delivery`` from any thread without waiting, if its outcome needs no answer.
+
+        See [`Settlements.settle_nowait`][proxyflow.shims.nats.settling.Settlements.settle_nowait].
+        """
+        return self._settlements.settle_nowait(delivery, outcome, delay)
 
     async def next_message(self, timeout: float | None = None) -> Message:
         """Return the next message, acknowledged on receipt (see ``next_delivery``)."""
@@ -365,77 +363,6 @@ class AsyncJetStreamSubscriber:
             return await self.next_message(self._timeout)
         except EOFError:
             raise StopAsyncIteration from None
-
-    # -- settling -----------------------------------------------------------------
-
-    async def settle(
-        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
-    ) -> None:
-        """Send ``outcome`` for ``delivery`` to the server (called by the delivery)."""
-        if outcome is Outcome.NACKED:
-            check_timeout(delay, "delay")
-        if delivery.outcome is Outcome.RELEASED:
-            if outcome is Outcome.NACKED:
-                return  # close() already gave it back
-            raise DeliveryReleasedError(
-                f"the subscriber of {list(self._topics)} was closed and gave this message back "
-                "to the server; it will be delivered again"
-            )
-        if delivery.outcome is not Outcome.PENDING:
-            return
-        delivery.outcome = outcome
-        try:
-            await self._settle(delivery, outcome, delay)
-        except BaseException:
-            delivery.outcome = Outcome.PENDING
-            raise
-        self._unsettled.discard(delivery)
-
-    async def _settle(
-        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
-    ) -> None:
-        msg = delivery.raw
-        if outcome is Outcome.ACKED:
-            await self._send(msg, _ACK, confirm=self._confirm)
-        elif outcome is Outcome.REJECTED:
-            if self._dead_letter_topic is not None:
-                await self._dead_letter(msg, delivery.topic, REASON_REJECTED)
-            else:
-                await self._send(msg, _TERM, confirm=self._confirm)
-        else:
-            limit = self._consumer.max_deliver
-            if (
-                self._dead_letter_topic is not None
-                and limit is not None
-                and delivery.delivery_count >= limit
-            ):
-                await self._dead_letter(msg, delivery.topic, REASON_MAX_DELIVERIES)
-            else:
-                await self._send(msg, _nak_payload(delay), confirm=False)
-
-    async def _send(self, msg: Msg, payload: bytes, *, confirm: bool) -> None:
-        client = self._client
-        if client is None:
-            raise SubscriberClosedError(f"the subscriber of {list(self._topics)} is closed")
-        with translate_errors(self.url, f"sending {payload[:5].decode()} for a message"):
-            if confirm:
-                await client.request(msg.reply, payload, timeout=self._ack_timeout)
-            else:
-                await client.publish(msg.reply, payload)
-
-    async def _dead_letter(self, msg: Msg, topic: str, reason: str) -> None:
-        assert self._client is not None
-        assert self._dead_letter_topic is not None
-        await publish_acknowledged(
-            self._client,
-            subject_for(self._stream.prefix, self._dead_letter_topic),
-            msg.data,
-            dead_letter_headers(msg, topic, self._durable, reason),
-            self._policy,
-            url=self.url,
-            doing=f"moving a message of {topic!r} to {self._dead_letter_topic!r}",
-        )
-        await self._send(msg, _TERM, confirm=self._confirm)
 
     # -- close --------------------------------------------------------------------
 
@@ -464,29 +391,22 @@ class AsyncJetStreamSubscriber:
 
     async def _release(self) -> None:
         puller, client = self._puller, self._client
+        give_back = self._settlements.release_all()
         if puller is not None:
-            puller.closing = True
+            with self._settlements.lock:
+                puller.closing = True
+                give_back += [pulled.msg for pulled in puller.ready]
+                puller.ready.clear()
             puller.arrived.set()
-        give_back = [d.raw for d in self._unsettled if d.outcome is Outcome.PENDING]
-        for delivery in self._unsettled:
-            delivery.outcome = Outcome.RELEASED
-        self._unsettled.clear()
-        if puller is not None:
-            give_back += [pulled.msg for pulled in puller.ready]
-            puller.ready.clear()
         if client is not None and client.is_connected:
-            for msg in give_back:
-                try:
-                    await client.publish(msg.reply, _NAK)
-                except Exception:
-                    continue
-            if puller is not None:
-                try:
+            # Whatever is not given back here is handed out again after ack_wait.
+            with contextlib.suppress(Exception):
+                for msg in give_back:
+                    await client.publish(msg.reply, NAK)
+                if puller is not None:
                     await puller.stop()
                     for msg in puller.late:
-                        await client.publish(msg.reply, _NAK)
-                except Exception:
-                    pass
+                        await client.publish(msg.reply, NAK)
         self._client = None
         if client is not None:
             await close_client(client)
@@ -497,9 +417,3 @@ class AsyncJetStreamSubscriber:
             f"{type(self).__name__}({self.url!r}, topics={list(self._topics)}, "
             f"durable={self._durable!r}, stream={self._stream.name!r}, {state})"
         )
-
-
-def _nak_payload(delay: float | None) -> bytes:
-    if not delay:
-        return _NAK
-    return _NAK + b" " + json.dumps({"delay": int(delay * 1e9)}).encode()

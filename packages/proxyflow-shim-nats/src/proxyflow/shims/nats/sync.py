@@ -8,89 +8,28 @@ once. See the loop module for what happens at exit and after ``fork``.
 
 from __future__ import annotations
 
-import concurrent.futures
-import os
+import collections
 import threading
-from collections.abc import Coroutine, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
-from proxyflow.api import Closeable, Message, as_message
+from proxyflow.api import Message, as_message
 from proxyflow.shims.nats.connection import NatsCredentials
 from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery, Outcome
 from proxyflow.shims.nats.exceptions import (
     DeliveryReleasedError,
     PublisherClosedError,
     SubscriberClosedError,
-    UsedAfterForkError,
 )
-from proxyflow.shims.nats.loop import LoopRunner, acquire, release
-from proxyflow.shims.nats.publisher import AsyncJetStreamPublisher
+from proxyflow.shims.nats.loop import OnSharedLoop, release
+from proxyflow.shims.nats.publisher import AsyncJetStreamPublisher, PreparedSend
 from proxyflow.shims.nats.settings import DEFAULT_STREAM, StreamSettings
 from proxyflow.shims.nats.subscriber import AsyncJetStreamSubscriber
 
 __all__ = ["JetStreamDelivery", "JetStreamPublisher", "JetStreamSubscriber"]
 
-T = TypeVar("T")
 
-_CLOSE_TIMEOUT = 15.0
-
-
-class _OnSharedLoop(Closeable):
-    """Runs one asyncio core on the shared loop; knows its process and whether it is closed."""
-
-    _closed_error: type[Exception] = RuntimeError
-
-    def __init__(self) -> None:
-        self._pid = os.getpid()
-        self._closed = False
-        self._runner: LoopRunner = acquire(self)
-
-    @property
-    def closed(self) -> bool:
-        """Whether ``close`` was called."""
-        return self._closed
-
-    def _check_process(self) -> None:
-        if os.getpid() != self._pid:
-            raise UsedAfterForkError(
-                f"this {type(self).__name__} was created in process {self._pid}; its "
-                f"connection belongs to that process. Create a new one in process {os.getpid()}"
-            )
-
-    def _describe(self) -> str:
-        return type(self).__name__
-
-    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run ``coro`` on the shared loop; a closed object raises its closed error."""
-        try:
-            self._check_process()
-            if self._closed:
-                raise self._closed_error(f"the {self._describe()} is closed")
-        except BaseException:
-            coro.close()
-            raise
-        try:
-            return self._runner.run(coro, timeout)
-        except (concurrent.futures.CancelledError, RuntimeError) as exc:
-            if self._closed or self._runner.loop.is_closed():
-                raise self._closed_error(f"the {self._describe()} is closed") from exc
-            raise
-
-    def _close_core(self, coro: Coroutine[Any, Any, None]) -> None:
-        if self._closed:
-            coro.close()
-            return
-        self._closed = True
-        if os.getpid() != self._pid:
-            coro.close()  # never touch the parent's loop from a forked child
-            return
-        try:
-            self._runner.run(coro, _CLOSE_TIMEOUT)
-        finally:
-            release(self._runner, self)
-
-
-class JetStreamPublisher(_OnSharedLoop):
+class JetStreamPublisher(OnSharedLoop):
     """The synchronous form of ``AsyncJetStreamPublisher``.
 
     See [`AsyncJetStreamPublisher`][proxyflow.shims.nats.publisher.AsyncJetStreamPublisher].
@@ -145,6 +84,9 @@ class JetStreamPublisher(_OnSharedLoop):
             name=name,
         )
         self._window = threading.Semaphore(max_pending_acks) if max_pending_acks else None
+        self._queued: collections.deque[PreparedSend] = collections.deque()
+        self._queue_lock = threading.Lock()
+        self._drain_scheduled = False
         super().__init__()
         try:
             self._run(self._core.open())
@@ -179,11 +121,22 @@ class JetStreamPublisher(_OnSharedLoop):
         if isinstance(send.payload, memoryview):
             send.payload = bytes(send.payload)  # the caller may reuse its buffer on return
         self._window.acquire()
-        try:
-            self._runner.call_soon(self._core.start_publish, send, self._window.release)
-        except BaseException:
-            self._window.release()
-            raise
+        with self._queue_lock:
+            self._queued.append(send)
+            wake = not self._drain_scheduled
+            self._drain_scheduled = True
+        if wake:  # one wake-up of the loop for a burst of sends
+            self._runner.call_soon(self._start_queued)
+
+    def _start_queued(self) -> None:
+        """Start publishing every queued send, in order (runs on the loop)."""
+        assert self._window is not None
+        with self._queue_lock:
+            sends = list(self._queued)
+            self._queued.clear()
+            self._drain_scheduled = False
+        for send in sends:
+            self._core.start_publish(send, self._window.release)
 
     def flush(self) -> None:
         """Wait for every pipelined send (see ``AsyncJetStreamPublisher.flush``)."""
@@ -252,6 +205,9 @@ class JetStreamDelivery:
             )
         if state is not Outcome.PENDING:
             return
+        self._owner._check_process()
+        if self._owner._settle_nowait(self._inner, outcome, delay):
+            return  # an outcome that needs no answer: queued without waiting
         if outcome is Outcome.ACKED:
             self._owner._run(self._inner.ack())
         elif outcome is Outcome.NACKED:
@@ -275,7 +231,7 @@ class JetStreamDelivery:
         return repr(self._inner).replace("AsyncJetStreamDelivery", type(self).__name__, 1)
 
 
-class JetStreamSubscriber(_OnSharedLoop):
+class JetStreamSubscriber(OnSharedLoop):
     """The synchronous form of ``AsyncJetStreamSubscriber``.
 
     See [`AsyncJetStreamSubscriber`][proxyflow.shims.nats.subscriber.AsyncJetStreamSubscriber].
@@ -387,11 +343,22 @@ class JetStreamSubscriber(_OnSharedLoop):
             SubscriberClosedError: (an ``EOFError``) if the subscriber is or gets closed.
             BrokerUnavailableError: if the connection is lost for good.
         """
-        return JetStreamDelivery(self._run(self._core.next_delivery(timeout)), self)
+        self._check_process()
+        ready = None if self._closed else self._core.take_ready()  # no wait: no loop hop
+        if ready is None:
+            ready = self._run(self._core.next_delivery(timeout))
+        return JetStreamDelivery(ready, self)
+
+    def _settle_nowait(
+        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
+    ) -> bool:
+        return not self._closed and self._core.settle_nowait(delivery, outcome, delay)
 
     def next_message(self, timeout: float | None = None) -> Message:
         """Return the next message, acknowledged on receipt."""
-        return self._run(self._core.next_message(timeout))
+        delivery = self.next_delivery(timeout)
+        delivery.ack()
+        return delivery.message
 
     def __iter__(self) -> JetStreamSubscriber:
         return self

@@ -2,8 +2,7 @@
 
 Subclass
 [`AckingSubscriberContract`][proxyflow.testing.acking_contract.AckingSubscriberContract],
-set [`ack_wait`][proxyflow.testing.acking_contract.AckingSubscriberContract.ack_wait]
-to the visibility timeout your fixture configures (keep it short: about a
+set ``ack_wait`` to the visibility timeout your fixture configures (keep it short: about a
 second), and supply one fixture, ``acking``, returning an
 [`AckingPubSub`][proxyflow.testing.acking_contract.AckingPubSub] wired to a
 real durable broker:

@@ -13,7 +13,10 @@ holds one subject per topic; a send returns once the server stored the message;
 subscribers sharing a ``durable`` name share the work, and each durable name
 gets every message. Deliveries are acknowledged (``ack``), given back
 (``nack``, with a delay) or rejected (``reject``, to an optional dead-letter
-topic). Only ``proxyflow.api`` is imported from proxyflow.
+topic). Publishers and subscribers also keep the producers' roster of each
+topic (``WorkSharingPublisher`` / ``WorkSharingSubscriber``, see
+[`proxyflow.shims.nats.roster`][proxyflow.shims.nats.roster]). Only
+``proxyflow.api`` is imported from proxyflow.
 
 Example:
     ```python

@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from proxyflow.api import Message, as_message
 from proxyflow.shims.nats.connection import ConnectOptions, NatsCredentials, open_connection
 from proxyflow.shims.nats.exceptions import (
+    BrokerProtocolError,
     PublisherClosedError,
     PublishNotAcknowledgedError,
     UnacknowledgedSend,
@@ -23,6 +24,7 @@ from proxyflow.shims.nats.publishing import (
     PublishPolicy,
     publish_acknowledged,
 )
+from proxyflow.shims.nats.roster import roster_subject
 from proxyflow.shims.nats.settings import DEFAULT_STREAM, StreamSettings
 from proxyflow.shims.nats.streams import ensure_stream
 from proxyflow.shims.nats.subjects import subject_for
@@ -131,6 +133,7 @@ class AsyncJetStreamPublisher:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._failures: list[UnacknowledgedSend] = []
         self._failures_lock = threading.Lock()
+        self._retention = "limits"
 
     # -- properties ---------------------------------------------------------------
 
@@ -174,7 +177,9 @@ class AsyncJetStreamPublisher:
             if self._client is None:
                 client = await open_connection(self._options)
                 try:
-                    await ensure_stream(client.jetstream(), self._stream, self.url)
+                    self._retention = await ensure_stream(
+                        client.jetstream(), self._stream, self.url
+                    )
                 except BaseException:
                     await client.close()
                     raise
@@ -290,6 +295,50 @@ class AsyncJetStreamPublisher:
         while self._in_flight:
             await asyncio.wait(set(self._in_flight))
         self.raise_failures()
+
+    # -- the producers' roster (proxyflow.api.WorkSharingPublisher) -------------------
+
+    async def join(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` publishes on ``topic`` (idempotent; see ``roster``).
+
+        Raises:
+            BrokerProtocolError: if the stream has ``retention="interest"``,
+                which cannot keep a roster.
+        """
+        await self.open()
+        if self._retention == "interest":
+            raise BrokerProtocolError(
+                f"NATS at {self.url}: the stream {self._stream.name!r} has interest "
+                "retention, which keeps no roster record; use retention 'limits' or "
+                "'workqueue'",
+                self.url,
+            )
+        await self._record(topic, "join", producer_id)
+
+    async def leave(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` sent its last message on ``topic``, once all are stored.
+
+        Waits for pipelined sends first; if one was not acknowledged, raises
+        ``PublishNotAcknowledgedError`` and records nothing.
+        """
+        await self.open()
+        await self.flush()
+        await self._record(topic, "leave", producer_id)
+
+    async def _record(self, topic: str, kind: str, producer_id: bytes) -> None:
+        if self._closed or self._client is None:
+            raise PublisherClosedError(f"the publisher to {self.url} is closed")
+        subject = roster_subject(self._stream.prefix, topic, kind, producer_id)
+        headers = {MSG_ID_HEADER: subject, EXPECTED_STREAM_HEADER: self._stream.name}
+        await publish_acknowledged(
+            self._client,
+            subject,
+            b"",
+            headers,
+            self._policy,
+            url=self.url,
+            doing=f"recording {kind} of a producer on {topic!r}",
+        )
 
     # -- close --------------------------------------------------------------------
 

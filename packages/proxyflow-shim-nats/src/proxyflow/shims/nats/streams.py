@@ -36,8 +36,10 @@ def _value(config: Any, key: str) -> object:
     return getattr(value, "value", value)  # nats-py enums -> their string
 
 
-async def ensure_stream(js: JetStreamContext, settings: StreamSettings, url: str) -> None:
+async def ensure_stream(js: JetStreamContext, settings: StreamSettings, url: str) -> str:
     """Create the stream if it is missing, else check it matches ``settings``.
+
+    Returns the stream's retention (``"limits"``, ``"interest"`` or ``"workqueue"``).
 
     Raises:
         StreamNotFoundError: if the stream is missing and ``settings.create`` is false.
@@ -60,7 +62,7 @@ async def ensure_stream(js: JetStreamContext, settings: StreamSettings, url: str
         with translate_errors(url, f"creating the stream {settings.name!r}"):
             try:
                 await js.add_stream(config)
-                return
+                return str(settings.for_create()["retention"])
             except nats.js.errors.BadRequestError as exc:
                 if exc.err_code != 10058:  # created meanwhile by another process: check it
                     raise
@@ -78,6 +80,7 @@ async def ensure_stream(js: JetStreamContext, settings: StreamSettings, url: str
             "server's, or name another stream",
             url,
         )
+    return str(_value(info.config, "retention"))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Literal
 
 from nats.aio.client import Client
-from proxyflow.api import Message, check_timeout, normalise_topics
+from proxyflow.api import Message, Roster, check_timeout, normalise_topics
 from proxyflow.shims.nats.connection import ConnectOptions, NatsCredentials, open_connection
 from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery, Outcome
 from proxyflow.shims.nats.exceptions import (
@@ -21,6 +21,7 @@ from proxyflow.shims.nats.intake import Intake
 from proxyflow.shims.nats.publisher import close_client
 from proxyflow.shims.nats.publishing import PublishPolicy
 from proxyflow.shims.nats.puller import Puller, PullTarget
+from proxyflow.shims.nats.roster import parse_roster, roster_filter
 from proxyflow.shims.nats.settings import DEFAULT_STREAM, StreamSettings
 from proxyflow.shims.nats.settling import NAK, DeadLetters, Settlements
 from proxyflow.shims.nats.streams import ConsumerSettings, ensure_consumer, ensure_stream
@@ -363,6 +364,23 @@ class AsyncJetStreamSubscriber:
             return await self.next_message(self._timeout)
         except EOFError:
             raise StopAsyncIteration from None
+
+    # -- the producers' roster (proxyflow.api.WorkSharingSubscriber) ------------------
+
+    async def roster(self, topic: str) -> Roster:
+        """Return the producers that joined and left ``topic`` so far (one server request).
+
+        See [`proxyflow.shims.nats.roster`][proxyflow.shims.nats.roster].
+        """
+        await self.open()
+        client = self._client
+        assert client is not None
+        prefix = self._stream.prefix
+        with translate_errors(self.url, f"reading the roster of {topic!r}"):
+            info = await client.jetstream().stream_info(
+                self._stream.name, subjects_filter=roster_filter(prefix, topic)
+            )
+        return parse_roster(info.state.subjects or {}, prefix, topic)
 
     # -- close --------------------------------------------------------------------
 

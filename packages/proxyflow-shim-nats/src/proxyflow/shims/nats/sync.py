@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from proxyflow.api import Message, as_message
+from proxyflow.api import Message, Roster, as_message
 from proxyflow.shims.nats.connection import NatsCredentials
 from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery, Outcome
 from proxyflow.shims.nats.exceptions import (
@@ -137,6 +137,14 @@ class JetStreamPublisher(OnSharedLoop):
             self._drain_scheduled = False
         for send in sends:
             self._core.start_publish(send, self._window.release)
+
+    def join(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` publishes on ``topic`` (``WorkSharingPublisher``)."""
+        self._run(self._core.join(topic, producer_id))
+
+    def leave(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` finished ``topic``, once all its sends are stored."""
+        self._run(self._core.leave(topic, producer_id))
 
     def flush(self) -> None:
         """Wait for every pipelined send (see ``AsyncJetStreamPublisher.flush``)."""
@@ -368,6 +376,10 @@ class JetStreamSubscriber(OnSharedLoop):
             return self.next_message(self._timeout)
         except EOFError:
             raise StopIteration from None
+
+    def roster(self, topic: str) -> Roster:
+        """Return the producers that joined and left ``topic`` (``WorkSharingSubscriber``)."""
+        return self._run(self._core.roster(topic))
 
     def close(self) -> None:
         """Give back unsettled deliveries and close; idempotent, callable from any thread."""

@@ -11,7 +11,7 @@ messages only while a reader is waiting and nothing is buffered:
   ([`slow_down`][proxyflow.shims.nats.puller.Puller.slow_down]) starts again
   from one, so a subscriber never holds more than it hands out in time;
 * if that found nothing, a waiting request for one message that expires after
-  ``linger`` seconds, so an idle subscriber holds at most one message per topic.
+  ``linger`` seconds, so a subscriber nobody reads holds at most one new message per topic.
 
 Every request has its own reply subject, so the end of an old request is
 never taken for the end of a newer one (deliveries keep their own subject;

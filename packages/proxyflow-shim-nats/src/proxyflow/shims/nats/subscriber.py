@@ -55,8 +55,9 @@ class AsyncJetStreamSubscriber:
     * **Ordering**: first deliveries of one topic come in stream order;
       redeliveries come when they are due, after later messages.
     * **Flow control**: the server hands out at most ``max_ack_pending``
-      unsettled messages per topic and durable; an idle subscriber holds at
-      most one message per topic, a busy one at most ``batch``.
+      unsettled messages per topic and durable; a subscriber fetches only
+      while a reader waits and nothing fetched is left, one message at first
+      and up to ``batch`` while the reader keeps up.
     * **Dead letters**: see [`proxyflow.shims.nats.deadletter`][proxyflow.shims.nats.deadletter].
     * Plain ``next_message`` and ``async for`` acknowledge each message as they
       return it (at-most-once for the caller).

@@ -133,3 +133,44 @@ class MemorySubscriber:
             self.inbox.put(None)
             with self._broker.lock:
                 self._broker.subscribers.remove(self)
+
+
+class AsyncFanOutPublisher:
+    """The asyncio form of ``MemoryPublisher``."""
+
+    def __init__(self, broker: FanOutBroker) -> None:
+        self._inner = MemoryPublisher(broker)
+
+    async def send_message(self, topic: str, message: Any) -> None:
+        self._inner.send_message(topic, message)
+
+    async def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncFanOutSubscriber:
+    """The asyncio form of ``MemorySubscriber``; waits run in a worker thread."""
+
+    def __init__(self, broker: FanOutBroker, topics: Sequence[str]) -> None:
+        self._inner = MemorySubscriber(broker, topics)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return self._inner.topics
+
+    async def next_message(self, timeout: float | None = None) -> bytes:
+        import asyncio
+
+        return await asyncio.to_thread(self._inner.next_message, timeout)
+
+    def __aiter__(self) -> AsyncFanOutSubscriber:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.next_message()
+        except EOFError:
+            raise StopAsyncIteration from None
+
+    async def close(self) -> None:
+        self._inner.close()

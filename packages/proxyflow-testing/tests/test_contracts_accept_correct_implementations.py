@@ -6,9 +6,22 @@ import itertools
 from typing import Any
 
 import pytest
-from reference_impls import DictConnector, FanOutBroker, MemoryPublisher, MemorySubscriber
+from reference_impls import (
+    AsyncFanOutPublisher,
+    AsyncFanOutSubscriber,
+    DictConnector,
+    FanOutBroker,
+    MemoryPublisher,
+    MemorySubscriber,
+)
 
-from proxyflow.testing import ConnectorContract, PublisherSubscriberContract, PubSub
+from proxyflow.testing import (
+    AsyncPublisherSubscriberContract,
+    AsyncPubSub,
+    ConnectorContract,
+    PublisherSubscriberContract,
+    PubSub,
+)
 
 _names = itertools.count()
 
@@ -29,3 +42,20 @@ class TestFanOutBroker(PublisherSubscriberContract):
     def pubsub(self) -> PubSub:
         broker = FanOutBroker()
         return PubSub(MemoryPublisher(broker), lambda topics: MemorySubscriber(broker, topics))
+
+
+class TestAsyncFanOutBroker(AsyncPublisherSubscriberContract):
+    delivery = "fan-out"
+    closed_publisher_errors = (RuntimeError,)
+
+    @pytest.fixture
+    def async_pubsub(self) -> AsyncPubSub:
+        broker = FanOutBroker()
+
+        async def publisher() -> AsyncFanOutPublisher:
+            return AsyncFanOutPublisher(broker)
+
+        async def subscribe(topics: Any) -> AsyncFanOutSubscriber:
+            return AsyncFanOutSubscriber(broker, topics)
+
+        return AsyncPubSub(publisher, subscribe)

@@ -68,11 +68,12 @@ from proxyflow.api.protocols import (
     WorkSharingPublisher,
     WorkSharingSubscriber,
 )
-from proxyflow.api.urls import SECRET_QUERY_OPTIONS, redact_url
+from proxyflow.api.urls import SECRET_QUERY_OPTIONS, TOKEN_USERINFO_SCHEMES, redact_url
 
 __all__ = [
     "CONFIGURED",
     "SECRET_QUERY_OPTIONS",
+    "TOKEN_USERINFO_SCHEMES",
     "AckingSubscriber",
     "AsyncAckingSubscriber",
     "AsyncDelivery",

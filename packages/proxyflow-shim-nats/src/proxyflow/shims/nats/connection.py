@@ -147,23 +147,8 @@ def _split_servers(url: str) -> list[str]:
     return servers
 
 
-def redact_nats_url(url: str) -> str:
-    """Return ``url`` with its secrets hidden.
-
-    Uses [`redact_url`][proxyflow.api.urls.redact_url] for each server of a
-    comma-separated list, and also hides a user-info part without ``:``,
-    which NATS reads as a token (``nats://s3cret@host`` becomes ``nats://***@host``).
-    """
-    shown = []
-    for part in url.split(","):
-        redacted = redact_url(part.strip())
-        head, sep, rest = redacted.partition("://")
-        netloc, slash, tail = rest.partition("/")
-        userinfo, at, host = netloc.rpartition("@")
-        if at and ":" not in userinfo:
-            redacted = f"{head}{sep}***@{host}{slash}{tail}"
-        shown.append(redacted)
-    return ",".join(shown)
+redact_nats_url = redact_url
+"""Alias of [`proxyflow.api.redact_url`][proxyflow.api.urls.redact_url], which hides NATS tokens too."""
 
 
 @dataclass(frozen=True)

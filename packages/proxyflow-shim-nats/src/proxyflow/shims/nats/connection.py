@@ -148,7 +148,7 @@ def _split_servers(url: str) -> list[str]:
 
 
 redact_nats_url = redact_url
-"""Alias of [`proxyflow.api.redact_url`][proxyflow.api.urls.redact_url], which hides NATS tokens too."""
+"""Alias of [`proxyflow.api.redact_url`][proxyflow.api.urls.redact_url] (it hides NATS tokens)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,108 @@
+"""Fixtures of the executors' tests: sources, stores and pools."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Workers (spawned processes, Dask workers) import the task module by name.
+sys.path.insert(0, str(Path(__file__).parent))
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+class ListSource:
+    """An in-process source of ``(metadata, item)`` pairs that cannot acknowledge.
+
+    ``read`` counts the calls of ``next_with_metadata`` (the last one ends the
+    stream); ``fail_at`` makes that call raise a ``ValueError`` instead.
+    """
+
+    def __init__(self, items: list[Any], *, fail_at: int | None = None) -> None:
+        self.items = list(items)
+        self.read = 0
+        self.fail_at = fail_at
+        self.asked = threading.Condition()
+
+    def next_with_metadata(self) -> tuple[dict[str, Any], Any]:
+        with self.asked:
+            index = self.read
+            self.read += 1
+            self.asked.notify_all()
+        if index == self.fail_at:
+            raise ValueError(f"bad message at {index}")
+        if index >= len(self.items):
+            raise StopIteration
+        return {"index": index}, self.items[index]
+
+    def wait_asked(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``next_with_metadata`` was called ``count`` times."""
+        with self.asked:
+            return self.asked.wait_for(lambda: self.read >= count, timeout)
+
+
+class AckingSource(ListSource):
+    """A source that records acknowledgements (a test double of an acking consumer)."""
+
+    def __init__(self, items: list[Any], **kwargs: Any) -> None:
+        super().__init__(items, **kwargs)
+        self.acked: list[Any] = []
+        self.nacked: list[Any] = []
+        self.lock = threading.Lock()
+
+    def _index(self, item: Any) -> int:
+        matches = [i for i, candidate in enumerate(self.items) if candidate is item]
+        assert len(matches) == 1, "ack/nack must pass the very item handed out"
+        return matches[0]
+
+    def ack(self, item: Any) -> None:
+        with self.lock:
+            self.acked.append(self._index(item))
+
+    def nack(self, item: Any, delay: float | None = None) -> None:
+        with self.lock:
+            self.nacked.append(self._index(item))
+
+
+class RejectingSource(AckingSource):
+    """An acking source with a dead-letter place."""
+
+    def __init__(self, items: list[Any], **kwargs: Any) -> None:
+        super().__init__(items, **kwargs)
+        self.rejected: list[Any] = []
+
+    def reject(self, item: Any) -> None:
+        with self.lock:
+            self.rejected.append(self._index(item))
+
+
+@pytest.fixture
+def threads() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(4) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="module")
+def processes() -> Iterator[ProcessPoolExecutor]:
+    with ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
+        yield pool
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> Iterator[Any]:
+    from proxyflow.connectors.file import FileConnector
+    from proxyflow.store import Store, register_store, unregister_store
+
+    store = Store(f"pfx-{uuid.uuid4().hex[:8]}", FileConnector(tmp_path / "objects"), metrics=True)
+    register_store(store)
+    yield store
+    unregister_store(store.name)
+    store.close()

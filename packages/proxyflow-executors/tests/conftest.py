@@ -106,3 +106,60 @@ def file_store(tmp_path: Path) -> Iterator[Any]:
     yield store
     unregister_store(store.name)
     store.close()
+
+
+class WatchedSource:
+    """Wraps a consumer: counts reads and lets a test wait for them."""
+
+    def __init__(self, consumer: Any) -> None:
+        from proxyflow.executors._source import pair_reader
+
+        self.consumer = consumer
+        self._read = pair_reader(consumer)
+        self.asked = 0
+        self.changed = threading.Condition()
+
+    def next_with_metadata(self) -> tuple[dict[str, Any], Any]:
+        with self.changed:
+            self.asked += 1
+            self.changed.notify_all()
+        return self._read()
+
+    def wait_asked(self, count: int, timeout: float = 30.0) -> bool:
+        """Wait until the dispatcher asked for ``count`` items (so submitted ``count - 1``)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.asked >= count, timeout)
+
+
+def produce(store: Any, objects: list[Any], topic: str = "items") -> Any:
+    """Stream ``objects`` (evict=True) through a queue; return a consumer of them."""
+    import queue
+
+    from proxyflow.shims.queue import QueuePublisher, QueueSubscriber
+    from proxyflow.stream import StreamConsumer, StreamProducer
+
+    channel: queue.Queue[bytes] = queue.Queue()
+    producer = StreamProducer(QueuePublisher({topic: channel}), default_store=store)
+    for i, obj in enumerate(objects):
+        producer.send(topic, obj, evict=True, metadata={"i": i})
+    producer.close(topics=[topic], stores=False)  # the test's store stays open
+    return StreamConsumer(QueueSubscriber(channel, topics=[topic]), timeout=30)
+
+
+def reads(store: Any) -> int:
+    """Reads this process made through ``store`` (single and batched)."""
+    operations = store.metrics.snapshot()["operations"]
+    return int(operations["get"]["count"] + operations["get_batch"]["count"])
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """A client of a real local Dask cluster: 2 worker processes, 1 thread each."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, timeout=60) as client,
+    ):
+        yield client

@@ -43,7 +43,42 @@ def fail_if_odd(x: Any) -> int:
 
 
 def maxrss_bytes() -> int:
-    """This process's peak resident set size in bytes."""
+    """This process's peak resident set size in bytes (its own: not its parent's at fork).
+
+    ``ru_maxrss`` survives ``exec``, so a spawned child would report its
+    parent's size at fork; Linux's ``VmHWM`` belongs to the process image.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def dispatch_in_a_fresh_process(address: str, channel: Any, topic: str, reports: Any) -> None:
+    """The dispatcher role of the memory test: read the stream, dispatch to Dask, report.
+
+    Runs in a spawned process so that its peak RSS is its own.
+    """
+    try:
+        from distributed import Client
+
+        from proxyflow.executors import dispatch
+        from proxyflow.shims.queue import QueueSubscriber
+        from proxyflow.stream import StreamConsumer
+
+        with (
+            Client(address, timeout=60) as client,
+            StreamConsumer(QueueSubscriber(channel, topics=[topic]), timeout=60) as consumer,
+        ):
+            results = list(dispatch(consumer, describe, client, timeout=120))
+            outcomes = [r.get() for r in results]
+            unresolved_here = all(not is_resolved(r.item) for r in results)
+        reports.put(("done", (outcomes, maxrss_bytes(), unresolved_here)))
+    except BaseException as exc:
+        reports.put(("error", f"{type(exc).__name__}: {exc}"))

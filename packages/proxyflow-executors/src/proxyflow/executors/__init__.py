@@ -36,7 +36,7 @@ from proxyflow.executors.exceptions import (
 from proxyflow.executors.policy import DEFAULT_MIN_BYTES, ResultPolicy, result_nbytes
 from proxyflow.executors.protocols import AckingItemSource, ItemSource, RejectingItemSource
 from proxyflow.executors.results import DispatchResult, DispatchStats, Settlement
-from proxyflow.executors.tasks import ProxyTask
+from proxyflow.executors.tasks import ProxyTask, StoredResult
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -54,6 +54,7 @@ __all__ = [
     "RejectingItemSource",
     "ResultPolicy",
     "Settlement",
+    "StoredResult",
     "UnsupportedExecutorError",
     "__version__",
     "dispatch",

@@ -26,7 +26,7 @@ from proxyflow.executors.exceptions import (
 from proxyflow.executors.policy import ResultPolicy
 from proxyflow.executors.protocols import AckingItemSource, ItemSource
 from proxyflow.executors.results import DispatchResult, DispatchStats, Settlement
-from proxyflow.executors.tasks import ProxyTask
+from proxyflow.executors.tasks import ProxyTask, StoredResult
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "Dispatcher", "dispatch"]
 
@@ -329,6 +329,8 @@ class Dispatcher(Closeable, Generic[R]):
             outcome = self._engine.outcome(event.future)
             self._engine.release(event.future)
             value, error = outcome.result, outcome.exception
+            if type(value) is StoredResult:
+                value = value.proxy
         result = self._finish(entry, value, error)
         if result is not None:
             with self._lock:
@@ -474,7 +476,8 @@ class Dispatcher(Closeable, Generic[R]):
         outcome = self._engine.outcome(event.future)
         self._engine.release(event.future)
         if outcome.exception is None:
-            self._give_back(entry, None, outcome.result)
+            value = outcome.result
+            self._give_back(entry, None, value.proxy if type(value) is StoredResult else value)
         else:
             self._give_back(entry, _cancelled(outcome.exception))
 

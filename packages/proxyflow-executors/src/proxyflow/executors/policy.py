@@ -50,7 +50,10 @@ class ResultPolicy:
     returned: a result of at least ``min_bytes`` is put in the store and
     replaced by a proxy of about 150 bytes, so the bulk bytes never pass
     through the engine (a Dask scheduler, a process pool's pipes) and are read
-    only where the proxy is used. Smaller results travel as they are.
+    only where the proxy is used. Smaller results travel as they are. (The
+    task wraps the proxy in a
+    [`StoredResult`][proxyflow.executors.tasks.StoredResult] for the trip,
+    which the dispatcher unwraps.)
 
     The policy pickles as the store's config, so every worker rebuilds (once
     per process) the same store through

@@ -112,7 +112,7 @@ class WatchedSource:
     """Wraps a consumer: counts reads and lets a test wait for them."""
 
     def __init__(self, consumer: Any) -> None:
-        from proxyflow.executors._source import pair_reader
+        from proxyflow.executors.sources import pair_reader
 
         self.consumer = consumer
         self._read = pair_reader(consumer)

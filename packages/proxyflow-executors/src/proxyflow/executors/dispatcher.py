@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from proxyflow.api import Closeable
-from proxyflow.executors._source import pair_reader
 from proxyflow.executors.engines import Engine, engine_for
 from proxyflow.executors.exceptions import (
     DispatchCancelledError,
@@ -26,6 +25,7 @@ from proxyflow.executors.exceptions import (
 from proxyflow.executors.policy import ResultPolicy
 from proxyflow.executors.protocols import AckingItemSource, ItemSource
 from proxyflow.executors.results import DispatchResult, DispatchStats, Settlement
+from proxyflow.executors.sources import pair_reader
 from proxyflow.executors.tasks import ProxyTask, StoredResult
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "Dispatcher", "dispatch"]

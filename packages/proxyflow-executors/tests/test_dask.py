@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pfx_tasks
 import pytest
-from conftest import SPAWN, produce, reads
+from pfx_support import SPAWN, produce, reads
 
 from proxyflow.executors import ProxyTask, ResultPolicy, Settlement, dispatch
 from proxyflow.proxy import Proxy, ProxyResolveError, extract, get_factory, is_resolved

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import AckingSource, ListSource, RejectingSource
+from pfx_support import AckingSource, ListSource, RejectingSource
 
 from proxyflow.executors import (
     DispatchCancelledError,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pfx_tasks
 import pytest
-from conftest import SPAWN, WatchedSource, produce, reads
+from pfx_support import SPAWN, WatchedSource, produce, reads
 
 from proxyflow.executors import (
     Dispatcher,

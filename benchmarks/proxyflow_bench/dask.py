@@ -140,7 +140,7 @@ def _host_cluster(workers: int, conn: Any) -> None:
         _count_comm_bytes()
         with (
             distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             ) as cluster,
             distributed.Client(cluster) as client,
         ):

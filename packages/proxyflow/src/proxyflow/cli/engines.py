@@ -98,7 +98,7 @@ def open_engine(spec: EngineSpec, workers: int, timeout: float) -> Iterator[Any]
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                 )
             )
             client = stack.enter_context(distributed.Client(cluster, timeout=timeout))

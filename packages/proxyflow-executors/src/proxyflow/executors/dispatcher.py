@@ -12,16 +12,20 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 from proxyflow.api import Closeable
-from proxyflow.executors.engines import Engine, engine_for
-from proxyflow.executors.exceptions import (
-    DispatchCancelledError,
-    DispatcherClosedError,
-    DispatchTimeoutError,
+from proxyflow.executors._events import (
+    Done,
+    Entry,
+    Event,
+    ReaderEnded,
+    SubmitFailed,
+    Wake,
+    cancelled_error,
 )
+from proxyflow.executors.engines import Engine, engine_for
+from proxyflow.executors.exceptions import DispatcherClosedError, DispatchTimeoutError
 from proxyflow.executors.policy import ResultPolicy
 from proxyflow.executors.protocols import AckingItemSource, ItemSource
 from proxyflow.executors.results import DispatchResult, DispatchStats, Settlement
@@ -40,38 +44,6 @@ _CLOSE_TIMEOUT = 10.0
 
 _JOIN_TIMEOUT = 1.0
 """Seconds ``close`` waits for the reader thread (it may be blocked in the source)."""
-
-
-@dataclass(eq=False)
-class _Entry:
-    """An item the dispatcher holds: read, and not yet handed back."""
-
-    index: int
-    metadata: Any
-    item: Any
-    attempts: int = 0
-    future: Any = None
-
-
-class _Done(NamedTuple):
-    entry: _Entry
-    future: Any
-
-
-class _SubmitFailed(NamedTuple):
-    entry: _Entry
-    error: Exception
-
-
-class _ReaderEnded(NamedTuple):
-    error: BaseException | None
-
-
-class _Wake(NamedTuple):
-    pass
-
-
-_Event = _Done | _SubmitFailed | _ReaderEnded | _Wake
 
 
 class Dispatcher(Closeable, Generic[R]):
@@ -194,11 +166,11 @@ class Dispatcher(Closeable, Generic[R]):
         self._acking = can_ack if acknowledge is None else acknowledge
         self._rejecting = self._acking and callable(getattr(source, "reject", None))
         self._slots = threading.Semaphore(max_in_flight)
-        self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._held: dict[int, _Entry] = {}  # read, result not yet handed back
-        self._running: dict[int, _Entry] = {}  # with a live future
-        self._retrying: list[tuple[float, int, _Entry]] = []  # heap by due time
+        self._held: dict[int, Entry] = {}  # read, result not yet handed back
+        self._running: dict[int, Entry] = {}  # with a live future
+        self._retrying: list[tuple[float, int, Entry]] = []  # heap by due time
         self._finished: dict[int, DispatchResult[R]] = {}  # settled, not yet yielded
         self._next_index = 0
         self._stopping = threading.Event()
@@ -276,7 +248,7 @@ class Dispatcher(Closeable, Generic[R]):
         with self._lock:
             return not self._held
 
-    def _wait(self) -> _Event | None:
+    def _wait(self) -> Event | None:
         """Return the next event, or ``None`` when a retry is due first."""
         wait = self._timeout
         with self._lock:
@@ -311,17 +283,17 @@ class Dispatcher(Closeable, Generic[R]):
         self._slots.release()
         return result
 
-    def _handle(self, event: _Event) -> None:
-        if isinstance(event, _ReaderEnded):
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, ReaderEnded):
             self._reader_ended = True
             self._reader_error = event.error
             return
-        if isinstance(event, _Wake):
+        if isinstance(event, Wake):
             return
         entry = event.entry
         value: Any = None
         error: BaseException | None
-        if isinstance(event, _SubmitFailed):
+        if isinstance(event, SubmitFailed):
             error = event.error
         else:
             with self._lock:
@@ -337,7 +309,7 @@ class Dispatcher(Closeable, Generic[R]):
                 self._finished[entry.index] = result
 
     def _finish(
-        self, entry: _Entry, value: Any, error: BaseException | None
+        self, entry: Entry, value: Any, error: BaseException | None
     ) -> DispatchResult[R] | None:
         """Settle an item whose attempt ended; ``None`` when it will be retried."""
         if error is None:
@@ -354,7 +326,7 @@ class Dispatcher(Closeable, Generic[R]):
         return self._result(entry, None, error, final)
 
     def _result(
-        self, entry: _Entry, value: Any, error: BaseException | None, settlement: Settlement
+        self, entry: Entry, value: Any, error: BaseException | None, settlement: Settlement
     ) -> DispatchResult[R]:
         """Tell the source what became of the item and build its result."""
         told, settle_error = self._settle(entry, settlement)
@@ -370,7 +342,7 @@ class Dispatcher(Closeable, Generic[R]):
         )
 
     def _settle(
-        self, entry: _Entry, settlement: Settlement
+        self, entry: Entry, settlement: Settlement
     ) -> tuple[Settlement, BaseException | None]:
         if not self._acking:
             return Settlement.CONSUMED, None
@@ -418,15 +390,15 @@ class Dispatcher(Closeable, Generic[R]):
                 except BaseException as exc:  # raised at the caller, in its turn
                     error = exc
                     break
-                entry = _Entry(next(counter), metadata, item)
+                entry = Entry(next(counter), metadata, item)
                 with self._lock:
                     self._held[entry.index] = entry
                 self._count("read")
                 self._submit(entry)
         finally:
-            self._events.put(_ReaderEnded(error))
+            self._events.put(ReaderEnded(error))
 
-    def _submit(self, entry: _Entry) -> None:
+    def _submit(self, entry: Entry) -> None:
         task = ProxyTask(self._fn, entry.item, self._policy)
         with self._lock:
             stopping = self._stopping.is_set()
@@ -435,19 +407,19 @@ class Dispatcher(Closeable, Generic[R]):
                 try:
                     future = self._engine.submit(task)
                 except Exception as exc:  # not picklable, executor shut down, ...
-                    self._events.put(_SubmitFailed(entry, exc))
+                    self._events.put(SubmitFailed(entry, exc))
                     return
                 entry.future = future
                 self._running[entry.index] = entry
                 self.stats.submitted += 1
         if stopping:
-            self._give_back(entry, _cancelled())
+            self._give_back(entry, cancelled_error())
             return
-        self._engine.add_done_callback(future, lambda: self._events.put(_Done(entry, future)))
+        self._engine.add_done_callback(future, lambda: self._events.put(Done(entry, future)))
 
     # -- closing --------------------------------------------------------------------------------
 
-    def _give_back(self, entry: _Entry, error: BaseException | None, value: Any = None) -> None:
+    def _give_back(self, entry: Entry, error: BaseException | None, value: Any = None) -> None:
         """Settle an item whose result the caller will not get, once, and record it."""
         with self._lock:
             if self._held.pop(entry.index, None) is None:
@@ -460,18 +432,18 @@ class Dispatcher(Closeable, Generic[R]):
             result = self._result(entry, None, error, Settlement.NACKED)
         self.undelivered.append(result)
 
-    def _handle_closing(self, event: _Event) -> None:
+    def _handle_closing(self, event: Event) -> None:
         """Handle an event that arrived after ``close`` began."""
-        if isinstance(event, _ReaderEnded):
+        if isinstance(event, ReaderEnded):
             self._reader_ended = True
             return
-        if isinstance(event, _Wake):
+        if isinstance(event, Wake):
             return
         entry = event.entry
         with self._lock:
             self._running.pop(entry.index, None)
-        if isinstance(event, _SubmitFailed):
-            self._give_back(entry, _cancelled(event.error))
+        if isinstance(event, SubmitFailed):
+            self._give_back(entry, cancelled_error(event.error))
             return
         outcome = self._engine.outcome(event.future)
         self._engine.release(event.future)
@@ -479,7 +451,7 @@ class Dispatcher(Closeable, Generic[R]):
             value = outcome.result
             self._give_back(entry, None, value.proxy if type(value) is StoredResult else value)
         else:
-            self._give_back(entry, _cancelled(outcome.exception))
+            self._give_back(entry, cancelled_error(outcome.exception))
 
     def close(self, *, timeout: float | None = _CLOSE_TIMEOUT) -> None:
         """Stop dispatching: cancel what has not started and settle every held item.
@@ -505,7 +477,7 @@ class Dispatcher(Closeable, Generic[R]):
             self._stopping.set()
             running = list(self._running.values())
         self._slots.release()  # a reader waiting for room wakes up and sees the stop
-        self._events.put(_Wake())
+        self._events.put(Wake())
         for entry in running:
             self._engine.cancel(entry.future)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -530,7 +502,7 @@ class Dispatcher(Closeable, Generic[R]):
             self._retrying.clear()
         self.undelivered.extend(finished)
         for entry in left:
-            self._give_back(entry, _cancelled())
+            self._give_back(entry, cancelled_error())
         if self._reader is not None:
             self._reader.join(_JOIN_TIMEOUT)
 
@@ -539,14 +511,6 @@ class Dispatcher(Closeable, Generic[R]):
             f"Dispatcher(max_in_flight={self._max_in_flight}, ordered={self._ordered}, "
             f"retries={self._retries}, in_flight={self.in_flight}, closed={self._closed})"
         )
-
-
-def _cancelled(cause: BaseException | None = None) -> DispatchCancelledError:
-    """The error recorded for an item whose task did not succeed before ``close``."""
-    message = "the dispatcher was closed before this item's task succeeded"
-    if cause is not None:
-        message += f" ({type(cause).__name__}: {cause})"
-    return DispatchCancelledError(message)
 
 
 def dispatch(

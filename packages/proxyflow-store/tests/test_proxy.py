@@ -548,3 +548,57 @@ def test_concurrent_first_use_calls_factory_once() -> None:
     assert len(calls) == 1
     assert len(results) == threads_n
     assert all(r is results[0] for r in results)
+
+
+# -- Dask's hooks (no dask import: these are the attributes Dask looks up) -----------------------
+
+
+class _Untyped:
+    """A picklable factory with no target type: ``isinstance`` would resolve its proxy."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> list[int]:
+        self.calls += 1
+        return [1, 2, 3]
+
+
+def test_dask_tokenize_does_not_resolve_and_is_fixed_per_proxy() -> None:
+    factory = _Untyped()
+    p = Proxy(factory)
+    q = Proxy(factory)
+    token = p.__dask_tokenize__()
+    assert token == p.__dask_tokenize__()
+    assert token != q.__dask_tokenize__()
+    assert factory.calls == 0
+    assert not is_resolved(p)
+
+
+def test_dask_tokenize_of_a_store_factory_is_its_identity(tmp_path: pathlib.Path) -> None:
+    from proxyflow.store import StoreConfig, StoreFactory
+
+    config = StoreConfig("tok", "file", {"store_dir": str(tmp_path)})
+    same = [Proxy(StoreFactory("k1", config, evict=True)) for _ in range(2)]
+    assert same[0].__dask_tokenize__() == same[1].__dask_tokenize__()
+    others = [
+        Proxy(StoreFactory("k2", config, evict=True)),
+        Proxy(StoreFactory("k1", config, evict=False)),
+        Proxy(StoreFactory("k1", StoreConfig("tok2", "file", {"store_dir": str(tmp_path)}))),
+    ]
+    tokens = {repr(p.__dask_tokenize__()) for p in [*same, *others]}
+    assert len(tokens) == 4
+    assert not any(is_resolved(p) for p in [*same, *others])  # nothing was stored: no read
+
+
+def test_dask_attributes_are_not_forwarded() -> None:
+    class Collection:
+        def __dask_graph__(self) -> dict[str, int]:
+            return {}
+
+    factory = Counting(Collection(), target_type=Collection)
+    p = Proxy(factory)
+    for name in ("__dask_graph__", "__dask_future__", "__dask_keys__"):
+        assert getattr(p, name, None) is None
+    assert factory.calls == 0
+    assert hasattr(extract(p), "__dask_graph__")  # the target keeps its own

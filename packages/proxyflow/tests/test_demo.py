@@ -174,3 +174,28 @@ def test_a_wrong_result_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 1
     assert "3/4 correct" in result.output
     assert "wrong or missing: 2" in result.output
+
+
+def test_demo_on_a_local_dask_cluster() -> None:
+    pytest.importorskip("distributed")
+    args = ["demo", "--count", "6", "--size", "256KiB", "--workers", "2", "--quiet"]
+    result = runner.invoke(app, [*args, "--engine", "dask", "--timeout", "120"])
+    assert result.exit_code == 0, result.output
+    assert "6/6 correct" in result.output
+    assert "Dask local cluster, 2 worker processes" in result.output
+    assert _per_object_bytes(result.output) < 1024
+    assert re.search(r"proxies resolved by dispatcher\s*│\s*0\s", result.output)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--engine", "spark"], "unknown engine"),
+        (["--scheduler", "tcp://127.0.0.1:8786"], "needs --engine dask"),
+        (["--engine", "dask", "--scheduler", "127.0.0.1:8786"], "tcp://host:port"),
+    ],
+)
+def test_bad_engine_options(args: list[str], message: str) -> None:
+    result = runner.invoke(app, [*SMALL, *args])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -8,7 +8,9 @@ operations never resolve:
 * ``repr(proxy)`` while unresolved (it shows the factory instead);
 * ``proxy.__class__`` / ``isinstance(proxy, T)`` when the factory carries a
   ``target_type`` attribute that is a type;
-* pickling: a proxy pickles as ``Proxy(factory)``, never as its target.
+* pickling: a proxy pickles as ``Proxy(factory)``, never as its target;
+* Dask's hooks: ``__dask_tokenize__`` answers from the factory, and no other
+  ``__dask_*`` attribute is forwarded (to Dask a proxy is a plain value).
 
 The class is written in plain Python rather than on top of a wrapper library
 so that these three behaviours, and the wrapping of factory errors in
@@ -22,6 +24,7 @@ import math
 import operator
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -37,9 +40,13 @@ _FACTORY = "_pf_factory"
 _TARGET = "_pf_target"
 _RESOLVED = "_pf_resolved"
 _LOCK = "_pf_lock"
-_SLOTS = frozenset({_FACTORY, _TARGET, _RESOLVED, _LOCK, "__weakref__"})
+_TOKEN = "_pf_token"
+_SLOTS = frozenset({_FACTORY, _TARGET, _RESOLVED, _LOCK, _TOKEN, "__weakref__"})
 # Names answered by the proxy itself rather than by the target.
-_OWN = _SLOTS | {"__reduce__", "__reduce_ex__"}
+_OWN = _SLOTS | {"__reduce__", "__reduce_ex__", "__dask_tokenize__"}
+# Attributes Dask looks up to recognise its own objects: never forwarded.
+_DASK_PREFIX = "__dask_"
+_TOKEN_LOCK = threading.Lock()
 
 _get = object.__getattribute__
 _set = object.__setattr__
@@ -119,7 +126,14 @@ class Proxy(Generic[T]):
         True
     """
 
-    __slots__ = ("__weakref__", "_pf_factory", "_pf_lock", "_pf_resolved", "_pf_target")
+    __slots__ = (
+        "__weakref__",
+        "_pf_factory",
+        "_pf_lock",
+        "_pf_resolved",
+        "_pf_target",
+        "_pf_token",
+    )
 
     def __init__(self, factory: Callable[[], T]) -> None:
         if not callable(factory):
@@ -140,6 +154,8 @@ class Proxy(Generic[T]):
                 if isinstance(target_type, type):
                     return target_type
             return _obj(self).__class__
+        if name[:1] == "_" and name.startswith(_DASK_PREFIX):
+            raise AttributeError(f"a Proxy does not forward Dask's attribute {name!r}")
         return getattr(_obj(self), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -166,6 +182,26 @@ class Proxy(Generic[T]):
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return self.__reduce__()
+
+    def __dask_tokenize__(self) -> tuple[str, Any]:
+        """Return Dask's token of this proxy without resolving it.
+
+        A factory that defines ``__dask_tokenize__`` (a store factory: its
+        store config, key and evict flag) gives the token, so two proxies of
+        one stored object share it; any other proxy gets a random token, drawn
+        once and kept for the proxy's life. Dask itself is not imported.
+        """
+        factory = _get(self, _FACTORY)
+        hook = getattr(type(factory), "__dask_tokenize__", None)
+        if hook is not None:
+            return ("proxyflow.proxy.Proxy", hook(factory))
+        with _TOKEN_LOCK:
+            try:
+                token: str = _get(self, _TOKEN)
+            except AttributeError:
+                token = uuid.uuid4().hex
+                _set(self, _TOKEN, token)
+        return ("proxyflow.proxy.Proxy", token)
 
     def __repr__(self) -> str:
         if _get(self, _RESOLVED):

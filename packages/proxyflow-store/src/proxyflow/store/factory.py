@@ -137,6 +137,10 @@ class StoreFactory:
     def __hash__(self) -> int:
         return hash((type(self), self.config))
 
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        """Dask's token: the store config, key, evict flag and deserializer (no storage access)."""
+        return (_wire(self.config), self.key, self.evict, self.deserializer)
+
     def __repr__(self) -> str:
         return (
             f"StoreFactory(key={self.key!r}, store={self.config.name!r}, "

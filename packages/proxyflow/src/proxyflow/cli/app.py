@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from proxyflow.cli.__about__ import __version__
 from proxyflow.cli.bench import find_benchmark_main
 from proxyflow.cli.demo import DemoSettings, run_demo
+from proxyflow.cli.engines import EngineSpec, parse_engine
 from proxyflow.cli.exceptions import BackendUnreachableError, InvalidOptionError, PipelineError
 from proxyflow.cli.options import parse_broker, parse_size, parse_store
 from proxyflow.cli.report import DemoReport, render_report
@@ -42,6 +43,13 @@ def _parse(parse: Callable[[str], T], value: str, option: str) -> T:
         return parse(value)
     except InvalidOptionError as exc:
         raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
+
+
+def _engine(engine: str, scheduler: str) -> EngineSpec:
+    try:
+        return parse_engine(engine, scheduler)
+    except InvalidOptionError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{exc.option}'") from None
 
 
 def _version(value: bool) -> None:
@@ -89,7 +97,9 @@ def demo(
         ),
     ] = "1MiB",
     count: Annotated[int, typer.Option(min=1, help="Number of chunks to stream.")] = 32,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 2,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (pool or local Dask cluster).")
+    ] = 2,
     batch_size: Annotated[int, typer.Option(min=1, help="Objects per event.")] = 1,
     broker: Annotated[
         str,
@@ -109,6 +119,22 @@ def demo(
     timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds to wait for any one step before failing.")
     ] = 60.0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            metavar="ENGINE",
+            help="'process' (a pool of worker processes) or 'dask' (a local Dask cluster, "
+            "or the one at --scheduler; needs proxyflow-executors[dask]).",
+        ),
+    ] = "process",
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            metavar="ADDRESS",
+            help="With --engine dask: the address of an existing Dask scheduler "
+            "(tcp://host:port) instead of a local cluster. Its workers need proxyflow.",
+        ),
+    ] = "",
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", "--no-progress", help="Do not show the progress bars."),
@@ -118,8 +144,8 @@ def demo(
 
     A generator process streams chunks: it puts each one in the store and
     publishes a small event. This process, the dispatcher, reads the stream
-    and hands each proxy, unresolved, to a pool of worker processes. Only the
-    worker that uses a chunk pulls its bytes from the store. Exits with code 1
+    and hands each proxy, unresolved, to a pool of worker processes or a Dask
+    cluster. Only the worker that uses a chunk pulls its bytes from the store. Exits with code 1
     if any result is wrong, 2 for bad options or an unreachable broker or store.
     """
     settings = DemoSettings(
@@ -130,6 +156,7 @@ def demo(
         broker=_parse(parse_broker, broker, "--broker"),
         store=_parse(parse_store, store, "--store"),
         timeout=timeout,
+        engine=_engine(engine, scheduler),
     )
     console = Console()
     try:

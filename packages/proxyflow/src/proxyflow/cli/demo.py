@@ -3,7 +3,8 @@
 * **Generator** (a spawned process, [`proxyflow.cli.generator`][proxyflow.cli.generator]): puts
   ``count`` chunks in the store and publishes one small event per batch.
 * **Dispatcher** (this process): consumes the stream and hands each proxy, still
-  unresolved, to a pool of worker processes.
+  unresolved, to the workers with [`proxyflow.executors.dispatch`][proxyflow.executors.dispatch]:
+  a pool of worker processes (``engine="process"``) or a Dask cluster (``engine="dask"``).
 * **Workers** ([`proxyflow.cli.worker`][proxyflow.cli.worker]): resolve their proxy, which reads
   the chunk straight from the store, and compute on it.
 
@@ -22,7 +23,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -30,11 +30,13 @@ from typing import Any
 from proxyflow.cli.backends import check_reachable, make_subscriber
 from proxyflow.cli.chunks import checksum, make_chunk
 from proxyflow.cli.counting import CountingSubscriber
+from proxyflow.cli.engines import EngineSpec, open_engine
 from proxyflow.cli.exceptions import PipelineError
 from proxyflow.cli.generator import GeneratorJob, run_generator
 from proxyflow.cli.options import BrokerSpec, StoreSpec
 from proxyflow.cli.report import DemoReport
-from proxyflow.cli.worker import WorkResult, compute, warm_up
+from proxyflow.cli.worker import WorkResult, compute
+from proxyflow.executors import DispatchResult, DispatchTimeoutError, dispatch, pair_reader
 from proxyflow.proxy import is_resolved
 from proxyflow.stream import StreamConsumer
 from proxyflow.stream.exceptions import ConsumerTimeoutError
@@ -51,12 +53,13 @@ class DemoSettings:
     Attributes:
         size: Bytes per chunk.
         count: Number of chunks.
-        workers: Worker processes in the pool.
+        workers: Worker processes (in the pool, or of the local Dask cluster).
         batch_size: Objects per event.
         broker: Where events go (default: embedded ZeroMQ on loopback).
         store: Where chunks go (default: a temporary directory).
         timeout: Seconds to wait for any one step (a process start, an event,
             a result) before failing with [`PipelineError`][proxyflow.cli.exceptions.PipelineError].
+        engine: Where the tasks run: a process pool (default) or Dask.
     """
 
     size: int = 1024 * 1024
@@ -66,6 +69,7 @@ class DemoSettings:
     broker: BrokerSpec = field(default_factory=lambda: BrokerSpec("zmq"))
     store: StoreSpec = field(default_factory=lambda: StoreSpec("file"))
     timeout: float = 60.0
+    engine: EngineSpec = field(default_factory=EngineSpec)
 
 
 _POLL = 0.25
@@ -117,61 +121,58 @@ class _GeneratorLink:
             self.process.join(timeout=5)
 
 
-def _next_item(
-    consumer: StreamConsumer, generator: _GeneratorLink, timeout: float
-) -> tuple[Any, dict[str, Any]] | None:
-    """Return the next (proxy, metadata), or ``None`` at the end of the stream."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return consumer.next_with_metadata()
-        except StopIteration:
-            return None
-        except ConsumerTimeoutError:
-            generator.check()
-            if time.monotonic() > deadline:
-                raise PipelineError(f"no event arrived within {timeout}s") from None
+class _WatchedStream:
+    """The stream as the dispatcher reads it: waits for events while watching the generator.
+
+    An [`ItemSource`][proxyflow.executors.ItemSource] that polls the consumer,
+    checks on the generator between polls, and counts what it hands over.
+    """
+
+    def __init__(
+        self,
+        consumer: StreamConsumer,
+        generator: _GeneratorLink,
+        report: DemoReport,
+        timeout: float,
+        on_dispatch: Callback | None,
+    ) -> None:
+        self._read = pair_reader(consumer)
+        self._generator = generator
+        self._report = report
+        self._timeout = timeout
+        self._on_dispatch = on_dispatch
+
+    def next_with_metadata(self) -> tuple[dict[str, Any], Any]:
+        """Return the next (metadata, proxy); raise `StopIteration` at the end of the stream."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                metadata, proxy = self._read()
+                break
+            except ConsumerTimeoutError:
+                self._generator.check()
+                if time.monotonic() > deadline:
+                    raise PipelineError(f"no event arrived within {self._timeout}s") from None
+        self._report.proxy_bytes += len(pickle.dumps(proxy, protocol=pickle.HIGHEST_PROTOCOL))
+        self._report.dispatched += 1
+        if self._on_dispatch is not None:
+            self._on_dispatch()
+        return metadata, proxy
 
 
-def _dispatch(
-    consumer: StreamConsumer,
-    *,
-    generator: _GeneratorLink,
-    pool: ProcessPoolExecutor,
-    report: DemoReport,
-    timeout: float,
-    on_dispatch: Callback | None,
-    on_result: Callback | None,
-) -> dict[Future[WorkResult], int]:
-    """Hand every proxy of the stream to the pool without resolving it."""
-    futures: dict[Future[WorkResult], int] = {}
-    while (item := _next_item(consumer, generator, timeout)) is not None:
-        proxy, metadata = item
-        index = int(metadata["index"])
-        report.proxy_bytes += len(pickle.dumps(proxy, protocol=pickle.HIGHEST_PROTOCOL))
-        future = pool.submit(compute, index, proxy)
-        if is_resolved(proxy):
-            report.resolved_by_dispatcher += 1
-        report.dispatched += 1
-        futures[future] = index
-        if on_result is not None:
-            future.add_done_callback(lambda _f: on_result())
-        if on_dispatch is not None:
-            on_dispatch()
-    return futures
-
-
-def _check(futures: dict[Future[WorkResult], int], report: DemoReport, size: int) -> None:
+def _check(results: list[DispatchResult[WorkResult]], report: DemoReport, size: int) -> None:
     """Compare every result with the chunk it should have computed on."""
     good: set[int] = set()
-    for future, index in futures.items():
-        try:
-            result = future.result(timeout=0)
-        except Exception:
+    for outcome in results:
+        if is_resolved(outcome.item):
+            report.resolved_by_dispatcher += 1
+        if not outcome.ok or outcome.result is None:
             continue
+        result = outcome.result
         report.worker_bytes += result.nbytes
+        index = int(outcome.metadata["index"])
         expected = checksum(make_chunk(index, size))
-        if result.index == index and result.arrived_unresolved and result.digest == expected:
+        if result.arrived_unresolved and result.digest == expected:
             good.add(index)
     report.correct = len(good)
     report.wrong = sorted(set(range(report.count)) - good)
@@ -187,15 +188,16 @@ def run_demo(
 
     Args:
         settings: Sizes, counts and backends.
-        on_dispatch: Called after each proxy is handed to a worker.
-        on_result: Called (from a pool thread) when each worker result arrives.
+        on_dispatch: Called after each proxy is handed to the dispatcher.
+        on_result: Called when each worker result arrives.
 
     Returns:
         The measurements; ``report.ok`` tells whether every result was right.
 
     Raises:
         BackendUnreachableError: if a Redis broker or store does not answer.
-        InvalidOptionError: if the store directory is unusable.
+        InvalidOptionError: if the store directory is unusable, or Dask is
+            missing or its scheduler unreachable.
         PipelineError: if the generator or the stream fails or stalls.
 
     Example:
@@ -212,6 +214,7 @@ def run_demo(
         size=settings.size,
         workers=settings.workers,
         batch_size=settings.batch_size,
+        engine=settings.engine.describe(settings.workers),
     )
     ctx = multiprocessing.get_context("spawn")
     timeout = settings.timeout
@@ -243,11 +246,7 @@ def run_demo(
         process.start()
         generator = _GeneratorLink(process, status)
         stack.callback(generator.stop)
-        pool = ProcessPoolExecutor(max_workers=settings.workers, mp_context=ctx)
-        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        warm = [pool.submit(warm_up) for _ in range(settings.workers)]
-        if wait(warm, timeout=timeout).not_done:
-            raise PipelineError(f"the worker processes did not start within {timeout}s")
+        executor = stack.enter_context(open_engine(settings.engine, settings.workers, timeout))
 
         address = generator.wait_for("ready", timeout)
         if subscriber is None:
@@ -256,21 +255,21 @@ def run_demo(
         consumer = StreamConsumer(counting, timeout=_POLL)
         stack.callback(consumer.close)
 
+        source = _WatchedStream(consumer, generator, report, timeout, on_dispatch)
         go.set()
         start = time.perf_counter()
-        futures = _dispatch(
-            consumer,
-            generator=generator,
-            pool=pool,
-            report=report,
-            timeout=timeout,
-            on_dispatch=on_dispatch,
-            on_result=on_result,
-        )
-        if wait(futures, timeout=timeout).not_done:
-            raise PipelineError(f"the workers did not finish within {timeout}s")
+        results: list[DispatchResult[WorkResult]] = []
+        try:
+            for outcome in dispatch(
+                source, compute, executor, max_in_flight=4 * settings.workers, timeout=timeout
+            ):
+                results.append(outcome)
+                if on_result is not None:
+                    on_result()
+        except DispatchTimeoutError:
+            raise PipelineError(f"the workers did not finish within {timeout}s") from None
         report.wall_time = time.perf_counter() - start
         report.event_bytes = counting.nbytes
         report.bytes_produced = int(generator.wait_for("done", timeout))
-        _check(futures, report, settings.size)
+        _check(results, report, settings.size)
     return report

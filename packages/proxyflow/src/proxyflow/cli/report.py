@@ -36,8 +36,9 @@ class DemoReport:
         store: Description of the store.
         count: Objects the generator was asked to stream.
         size: Bytes per object.
-        workers: Worker processes in the pool.
+        workers: Worker processes.
         batch_size: Objects per event.
+        engine: Where the tasks ran (a process pool, a Dask cluster).
         bytes_produced: Bytes of all chunks the generator put in the store.
         event_bytes: Bytes of the event messages the dispatcher received.
         proxy_bytes: Bytes of the pickled proxies the dispatcher handed to workers.
@@ -55,6 +56,7 @@ class DemoReport:
     size: int
     workers: int
     batch_size: int
+    engine: str = "process pool"
     bytes_produced: int = 0
     event_bytes: int = 0
     proxy_bytes: int = 0
@@ -95,6 +97,7 @@ def render_report(report: DemoReport) -> Table:
         ("broker", report.broker),
         ("store", report.store),
         ("objects", f"{report.count} x {format_bytes(report.size)}"),
+        ("engine", report.engine),
         ("workers / batch size", f"{report.workers} / {report.batch_size}"),
         ("bytes produced", format_bytes(report.bytes_produced)),
         (

@@ -23,7 +23,6 @@ class WorkResult:
     """The outcome of one task.
 
     Attributes:
-        index: The chunk index the dispatcher gave with the task.
         arrived_unresolved: Whether the proxy reached the worker unresolved.
         nbytes: Bytes of the chunk the worker read from the store.
         total: Sum of the chunk's bytes.
@@ -32,7 +31,6 @@ class WorkResult:
         pid: The worker's process id.
     """
 
-    index: int
     arrived_unresolved: bool
     nbytes: int
     total: int
@@ -41,11 +39,10 @@ class WorkResult:
     pid: int
 
 
-def compute(index: int, chunk: Any) -> WorkResult:
+def compute(chunk: Any) -> WorkResult:
     """Resolve a proxy of a chunk and compute its sum, mean and checksum.
 
     Args:
-        index: The chunk index (from the event's metadata).
         chunk: A [`Proxy`][proxyflow.proxy.Proxy] of a ``uint8`` array.
 
     Returns:
@@ -54,7 +51,6 @@ def compute(index: int, chunk: Any) -> WorkResult:
     arrived_unresolved = not is_resolved(chunk)
     array = np.asarray(extract(chunk))
     return WorkResult(
-        index=index,
         arrived_unresolved=arrived_unresolved,
         nbytes=int(array.nbytes),
         total=int(array.sum(dtype=np.uint64)),

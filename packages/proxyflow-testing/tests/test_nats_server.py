@@ -108,6 +108,7 @@ def test_nats_fixture_skips_without_a_server_unless_required(
             mp.undo()
         """
     )
+    monkeypatch.delenv("PROXYFLOW_REQUIRE_NATS", raising=False)  # CI sets it
     skipped = pytester.runpytest_inprocess("-q", "-rs")
     skipped.assert_outcomes(skipped=1)
     skipped.stdout.fnmatch_lines(["*no NATS server available*"])

@@ -115,7 +115,11 @@ def build_all(
     for package in workspace.packages:
         files = build_source(package.path, out, targets, isolated=isolated)
         artifacts = artifacts_in(package, out)
-        missing = [t for t, f in zip(TARGETS, (artifacts.wheel, artifacts.sdist)) if t in targets and f is None]
+        missing = [
+            t
+            for t, f in zip(TARGETS, (artifacts.wheel, artifacts.sdist), strict=True)
+            if t in targets and f is None
+        ]
         if missing:
             names = ", ".join(f.name for f in files) or "nothing"
             raise ReleaseError(f"{package.name}: no {' and '.join(missing)} built (got {names})")

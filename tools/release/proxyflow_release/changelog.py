@@ -23,9 +23,7 @@ def _unreleased_span(lines: list[str]) -> tuple[int, int]:
     start = next((i for i, line in enumerate(lines) if UNRELEASED.match(line)), None)
     if start is None:
         raise ReleaseError("the changelog has no '## Unreleased' heading")
-    end = next(
-        (i for i in range(start + 1, len(lines)) if HEADING.match(lines[i])), len(lines)
-    )
+    end = next((i for i in range(start + 1, len(lines)) if HEADING.match(lines[i])), len(lines))
     return start, end
 
 

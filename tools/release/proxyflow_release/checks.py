@@ -63,14 +63,14 @@ def _metadata_requirements(contents: WheelContents) -> set[RequirementKey]:
 
 def namespace_folders(leaves: Iterable[str]) -> set[str]:
     """The folders above the leaves (``proxyflow``, ``proxyflow/shims``)."""
-    folders = set()
+    folders: set[str] = set()
     for leaf in leaves:
         folders.update(str(parent) for parent in PurePosixPath(leaf).parents if str(parent) != ".")
     return folders
 
 
 def _module_shipped(value: str, files: Iterable[str]) -> bool:
-    module = value.split(":")[0].strip().replace(".", "/")
+    module = value.split(":", maxsplit=1)[0].strip().replace(".", "/")
     return f"{module}.py" in files or f"{module}/__init__.py" in files
 
 
@@ -81,7 +81,9 @@ def check_wheel(package: Package, contents: WheelContents) -> list[str]:
     if canonicalize_name(metadata.get("Name", "")) != package.name:
         problems.append(f"METADATA Name is {metadata.get('Name')!r}")
     if metadata.get("Version") != str(package.version):
-        problems.append(f"METADATA Version is {metadata.get('Version')!r}, the tree has {package.version}")
+        problems.append(
+            f"METADATA Version is {metadata.get('Version')!r}, the tree has {package.version}"
+        )
     expected = {_key(r, extra) for extra, r in package.all_requirements()}
     found = _metadata_requirements(contents)
     for key in sorted(expected - found, key=str):
@@ -107,7 +109,9 @@ def check_wheel(package: Package, contents: WheelContents) -> list[str]:
     for group, points in contents.entry_points.items():
         for name, value in points.items():
             if not _module_shipped(value, files):
-                problems.append(f"entry point {group}:{name} = {value} names a module not in the wheel")
+                problems.append(
+                    f"entry point {group}:{name} = {value} names a module not in the wheel"
+                )
     return problems
 
 

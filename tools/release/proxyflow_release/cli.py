@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--all", action="store_true", help="every package")
     group.add_argument("--files", nargs="*", help="changed paths, relative to the root")
     p.add_argument("--head", default="HEAD")
-    p.add_argument("--github-output", action="store_true", help="append packages=... to $GITHUB_OUTPUT")
+    p.add_argument(
+        "--github-output", action="store_true", help="append packages=... to $GITHUB_OUTPUT"
+    )
 
     for name, text in (
         ("wheelhouse", "build every wheel and sdist into one folder"),
@@ -46,14 +48,20 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--out", type=Path, default=WHEELHOUSE)
-        p.add_argument("--no-isolation", action="store_true", help="build with hatchling, not hatch build")
+        p.add_argument(
+            "--no-isolation", action="store_true", help="build with hatchling, not hatch build"
+        )
     sub.choices["wheelhouse"].add_argument("--wheels-only", action="store_true")
-    sub.choices["check"].add_argument("--no-build", action="store_true", help="check what --out holds")
+    sub.choices["check"].add_argument(
+        "--no-build", action="store_true", help="check what --out holds"
+    )
 
     sub.add_parser("ranges", help="check every internal dependency range against the policy")
 
     p = sub.add_parser("smoke", help="install targets from the wheelhouse in fresh environments")
-    p.add_argument("targets", nargs="*", help="requirements such as 'proxyflow[all]' (default: all)")
+    p.add_argument(
+        "targets", nargs="*", help="requirements such as 'proxyflow[all]' (default: all)"
+    )
     p.add_argument("--wheelhouse", type=Path, default=WHEELHOUSE)
 
     p = sub.add_parser("prepare", help="release one package: bump, date changelog, commit, tag")
@@ -137,7 +145,9 @@ def _ranges(workspace: Workspace) -> int:
     for problem in problems:
         print(problem)
     edges = graph.internal_requirements(workspace)
-    print(f"{len(edges) - len(problems)} of {len(edges)} internal dependency ranges follow the policy")
+    print(
+        f"{len(edges) - len(problems)} of {len(edges)} internal dependency ranges follow the policy"
+    )
     return 1 if problems else 0
 
 
@@ -177,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             targets = ("wheel",) if args.wheels_only else build.TARGETS
             out = workspace.root / args.out
             build.build_all(workspace, out, targets, isolated=not args.no_isolation)
-            print(f"\nInstall from it with: pip install --find-links {args.out} proxyflow-stream ...")
+            print(
+                f"\nInstall from it with: pip install --find-links {args.out} proxyflow-stream ..."
+            )
             return 0
         if args.command == "check":
             return _check(workspace, args)
@@ -201,7 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = workspace.get(args.package).name
             work = args.work or workspace.root / "dist" / "siblings" / name
             pytest_args = [a for a in args.pytest_args if a != "--"]
-            return siblings.run_leg(workspace, name, work, source=args.source, pytest_args=pytest_args)
+            return siblings.run_leg(
+                workspace, name, work, source=args.source, pytest_args=pytest_args
+            )
     except (ReleaseError, subprocess.SubprocessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

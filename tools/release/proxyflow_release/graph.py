@@ -69,14 +69,10 @@ def internal_requirements(workspace: Workspace) -> list[InternalRequirement]:
     return found
 
 
-def runtime_closure(
-    workspace: Workspace, name: str, extras: Iterable[str] = ()
-) -> frozenset[str]:
+def runtime_closure(workspace: Workspace, name: str, extras: Iterable[str] = ()) -> frozenset[str]:
     """The package and every sibling a ``pip install name[extras]`` brings in."""
     result: set[str] = set()
-    pending: list[tuple[str, frozenset[str]]] = [
-        (canonicalize_name(name), frozenset(extras))
-    ]
+    pending: list[tuple[str, frozenset[str]]] = [(canonicalize_name(name), frozenset(extras))]
     while pending:
         current, wanted = pending.pop()
         package = workspace.find(current)
@@ -84,17 +80,14 @@ def runtime_closure(
             continue
         result.add(current)
         for extra, requirement in package.all_requirements():
-            if extra is None or extra in wanted:
-                if workspace.find(requirement.name) is not None:
-                    pending.append(
-                        (canonicalize_name(requirement.name), frozenset(requirement.extras))
-                    )
+            if (extra is None or extra in wanted) and workspace.find(requirement.name):
+                pending.append((canonicalize_name(requirement.name), frozenset(requirement.extras)))
     return frozenset(result)
 
 
 def direct_dependencies(workspace: Workspace, package: Package) -> frozenset[str]:
     """Siblings a package's code or tests use directly: runtime, extras and test edges."""
-    names = {
+    names: set[str] = {
         canonicalize_name(requirement.name)
         for _, requirement in package.all_requirements()
         if workspace.find(requirement.name) is not None
@@ -110,7 +103,7 @@ def direct_dependencies(workspace: Workspace, package: Package) -> frozenset[str
 def closure_for_tests(workspace: Workspace, name: str) -> frozenset[str]:
     """The package and every sibling its tests need, through either kind of edge."""
     result: set[str] = set()
-    pending = [canonicalize_name(name)]
+    pending: list[str] = [canonicalize_name(name)]
     while pending:
         current = pending.pop()
         if current in result:
@@ -165,8 +158,8 @@ def changes(workspace: Workspace, paths: Iterable[str]) -> ChangeSet:
     """Map changed repository-relative paths to the packages whose tests must run."""
     changed: set[str] = set()
     everything = False
-    for path in paths:
-        path = path.strip()
+    for raw in paths:
+        path = raw.strip()
         if not path:
             continue
         owner = package_of_path(workspace, path)

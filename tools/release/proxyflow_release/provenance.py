@@ -49,7 +49,9 @@ def provenance_problems(
     if set(ours) != wanted:
         extra = sorted(set(ours) - wanted)
         missing = sorted(wanted - set(ours))
-        problems.append(f"installed workspace packages differ: unexpected {extra}, missing {missing}")
+        problems.append(
+            f"installed workspace packages differ: unexpected {extra}, missing {missing}"
+        )
     for name in sorted(set(ours) & wanted):
         wheel = wheels.get(name)
         if wheel is None:
@@ -73,7 +75,9 @@ def import_problems(venv: Venv, packages: Iterable[Package], cwd: Path) -> list[
     of the namespace above the leaves must be a PEP 420 namespace (no ``__file__``).
     """
     leaves = sorted({leaf.replace("/", ".") for p in packages for leaf in p.leaves})
-    namespaces = sorted({n.replace("/", ".") for n in namespace_folders(leaf.replace(".", "/") for leaf in leaves)})
+    namespaces = sorted(
+        {n.replace("/", ".") for n in namespace_folders(leaf.replace(".", "/") for leaf in leaves)}
+    )
     script = (
         "import importlib, os, sys\n"
         f"prefix = {str(venv.path.resolve())!r}\n"
@@ -88,5 +92,7 @@ def import_problems(venv: Venv, packages: Iterable[Package], cwd: Path) -> list[
     )
     result = venv.run("-c", script, cwd=cwd)
     if result.returncode != 0:
-        return [f"importing {', '.join(leaves)}: {(result.stderr or result.stdout).strip()[-2000:]}"]
+        return [
+            f"importing {', '.join(leaves)}: {(result.stderr or result.stdout).strip()[-2000:]}"
+        ]
     return []

@@ -102,9 +102,17 @@ def run_leg(
     venv.pip_install(*(str(item.wheel) for item in built), *requirements)
     wheels = {item.package.name: item.wheel for item in built}
     problems = provenance_problems(workspace, venv, wheels, expected=wheels)
-    problems += import_problems(venv, [item.package for item in built], cwd=package.path)
     if problems:
-        raise ReleaseError("the test environment is not made of the built wheels:\n" + "\n".join(problems))
+        raise ReleaseError(
+            "the test environment is not made of the built wheels:\n" + "\n".join(problems)
+        )
+    failed_imports = import_problems(venv, [item.package for item in built], cwd=package.path)
+    if failed_imports:
+        # The package under test (or a sibling) does not even import against these
+        # wheels: a failure of the leg, like a failing test.
+        for problem in failed_imports:
+            log(problem)
+        return 1
     log(f"running {package.name}'s tests against the installed wheels")
     return _pytest(venv, package, pytest_args)
 

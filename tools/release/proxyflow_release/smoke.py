@@ -42,7 +42,9 @@ def smoke_install(
     for name in expected:
         wheel = artifacts_in(workspace.get(name), wheelhouse).wheel
         if wheel is None:
-            raise ReleaseError(f"{wheelhouse} has no wheel of {name}: run hatch run release:wheelhouse")
+            raise ReleaseError(
+                f"{wheelhouse} has no wheel of {name}: run hatch run release:wheelhouse"
+            )
         wheels[name] = wheel
     venv = create_venv(venv_path)
     venv.pip_install("--find-links", str(wheelhouse.resolve()), target)
@@ -52,9 +54,16 @@ def smoke_install(
     for dependency in installed:
         for script in dependency.entry_points.get("console_scripts", {}):
             result = venv_path.joinpath("bin", script)
-            run = venv.run("-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))", str(result), "--help")
+            run = venv.run(
+                "-c",
+                "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))",
+                str(result),
+                "--help",
+            )
             if run.returncode != 0:
-                problems.append(f"{script} --help exited with {run.returncode}: {run.stderr.strip()[-500:]}")
+                problems.append(
+                    f"{script} --help exited with {run.returncode}: {run.stderr.strip()[-500:]}"
+                )
     check = venv.run("-m", "pip", "check")
     if check.returncode != 0:
         problems.append(f"pip check: {check.stdout.strip()}")

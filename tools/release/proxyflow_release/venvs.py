@@ -53,7 +53,11 @@ class InstalledDistribution:
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The process environment without the variables of the environment running this tool."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "HATCH_ENV_ACTIVE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "HATCH_ENV_ACTIVE")
+    }
     env.update(extra or {})
     return env
 
@@ -95,9 +99,8 @@ class Venv:
         """
         result = self.run("-m", "pip", "install", "--disable-pip-version-check", *args)
         if result.returncode != 0:
-            raise ReleaseError(
-                f"pip install {' '.join(args)} failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
-            )
+            output = result.stdout[-4000:] + result.stderr[-4000:]
+            raise ReleaseError(f"pip install {' '.join(args)} failed:\n{output}")
 
     def distributions(self) -> dict[str, InstalledDistribution]:
         """Every installed distribution, by name as its metadata spells it."""
@@ -121,7 +124,11 @@ def create_venv(path: Path, python: str = sys.executable) -> Venv:
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [python, "-m", "venv", str(path)], capture_output=True, text=True, env=clean_env(), check=False
+        [python, "-m", "venv", str(path)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
     )
     if result.returncode != 0:
         raise ReleaseError(f"{python} -m venv {path} failed: {result.stderr}")

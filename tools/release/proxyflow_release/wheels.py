@@ -6,8 +6,8 @@ import configparser
 import hashlib
 import zipfile
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from email.message import Message
+from email.parser import HeaderParser
 from pathlib import Path
 
 
@@ -51,9 +51,13 @@ def read_wheel(path: Path) -> WheelContents:
             for info in archive.infolist()
             if not info.is_dir()
         }
-        dist_infos = {name.split("/")[0] for name in files if name.split("/")[0].endswith(".dist-info")}
+        dist_infos = {
+            name.split("/")[0] for name in files if name.split("/")[0].endswith(".dist-info")
+        }
         if len(dist_infos) != 1:
-            raise ValueError(f"{path.name}: expected one .dist-info folder, found {sorted(dist_infos)}")
+            raise ValueError(
+                f"{path.name}: expected one .dist-info folder, found {sorted(dist_infos)}"
+            )
         dist_info = dist_infos.pop()
         metadata = HeaderParser().parsestr(archive.read(f"{dist_info}/METADATA").decode("utf-8"))
         entry_points: dict[str, dict[str, str]] = {}

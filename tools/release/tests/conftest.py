@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,10 @@ from fakerepo import FakeRepo, make_fake_repo  # noqa: E402
 
 
 @pytest.fixture
-def fake_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRepo]:
+def fake_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeRepo:
     """A fresh fake monorepo, with a git identity for its commits."""
     for key in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
         monkeypatch.setenv(key, "release tests")
     for key in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
         monkeypatch.setenv(key, "release-tests@example.invalid")
-    yield make_fake_repo(tmp_path)
+    return make_fake_repo(tmp_path)

@@ -143,7 +143,9 @@ def make_fake_repo(tmp_path: Path) -> FakeRepo:
         entry_points='[project.entry-points."demo.plugins"]\nlocal = "demo.api:VALUE"\n',
         code="VALUE = 1\n",
     )
-    add_package(repo, "demo-testkit", "demo/plugins/kit", code="def helper() -> int:\n    return 2\n")
+    add_package(
+        repo, "demo-testkit", "demo/plugins/kit", code="def helper() -> int:\n    return 2\n"
+    )
     add_package(
         repo,
         "demo-core",

@@ -25,9 +25,7 @@ Intro.
 
 def test_release_dates_the_section_and_opens_an_empty_unreleased() -> None:
     released = changelog.release(TEXT, Version("0.2.0"), dt.date(2026, 11, 30))
-    assert released == TEXT.replace(
-        "## Unreleased\n", "## Unreleased\n\n## 0.2.0 - 2026-11-30\n"
-    )
+    assert released == TEXT.replace("## Unreleased\n", "## Unreleased\n\n## 0.2.0 - 2026-11-30\n")
     assert changelog.unreleased_notes(released) == ""
     assert changelog.released_versions(released) == {
         Version("0.2.0"): dt.date(2026, 11, 30),
@@ -42,7 +40,7 @@ def test_release_refuses_an_empty_unreleased_section() -> None:
 
 
 def test_release_refuses_a_version_already_there() -> None:
-    with pytest.raises(ReleaseError, match="already has a section for 0.1.0"):
+    with pytest.raises(ReleaseError, match=r"already has a section for 0\.1\.0"):
         changelog.release(TEXT, Version("0.1.0"), dt.date(2026, 11, 30))
 
 

@@ -4,9 +4,9 @@ import pytest
 from fakerepo import FakeRepo
 from proxyflow_release.graph import (
     changes,
+    closure_for_tests,
     dependents,
     runtime_closure,
-    closure_for_tests,
     topological_order,
 )
 from proxyflow_release.workspace import default_root, load_workspace
@@ -32,8 +32,16 @@ def test_test_closure_adds_the_hatch_test_members(fake_repo: FakeRepo) -> None:
         (["packages/demo/README.md"], {"demo"}, False),
         (["docs/index.md", "README.md", "tests-integration/test_x.py"], set(), False),
         (["hatch.toml"], {"demo", "demo-api", "demo-core", "demo-testkit"}, True),
-        (["tools/release/proxyflow_release/cli.py"], {"demo", "demo-api", "demo-core", "demo-testkit"}, True),
-        (["packages/demo-new/pyproject.toml"], {"demo", "demo-api", "demo-core", "demo-testkit"}, True),
+        (
+            ["tools/release/proxyflow_release/cli.py"],
+            {"demo", "demo-api", "demo-core", "demo-testkit"},
+            True,
+        ),
+        (
+            ["packages/demo-new/pyproject.toml"],
+            {"demo", "demo-api", "demo-core", "demo-testkit"},
+            True,
+        ),
     ],
 )
 def test_changed_paths_map_to_packages_and_their_dependents(

@@ -58,7 +58,9 @@ def test_a_deliberately_wide_range_is_allowed(fake_repo: FakeRepo) -> None:
 
 def test_extra_requirements_are_checked_and_named_with_their_extra(fake_repo: FakeRepo) -> None:
     pyproject = fake_repo.root / "packages/demo/pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('all = ["demo-api>=0.1,<0.2"]', 'all = ["demo-api"]'))
+    pyproject.write_text(
+        pyproject.read_text().replace('all = ["demo-api>=0.1,<0.2"]', 'all = ["demo-api"]')
+    )
     (problem,) = check_ranges(fake_repo.workspace())
     assert str(problem).startswith("demo[all]: demo-api: no lower bound")
 

@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 def _list(workspace: Workspace) -> int:
     for package in workspace.packages:
         needs = sorted(
-            f"{edge.requirement}" + (f" [{edge.extra}]" if edge.extra else "")
+            ranges.describe(edge.requirement) + (f" [{edge.extra}]" if edge.extra else "")
             for edge in graph.internal_requirements(workspace)
             if edge.dependent is package
         )

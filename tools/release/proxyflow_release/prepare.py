@@ -22,7 +22,13 @@ from proxyflow_release import changelog
 from proxyflow_release.errors import ReleaseError
 from proxyflow_release.gitrepo import GitRepo
 from proxyflow_release.graph import InternalRequirement, internal_requirements
-from proxyflow_release.ranges import admits, compatible_range, rewrite_requirement, with_specifier
+from proxyflow_release.ranges import (
+    admits,
+    compatible_range,
+    describe,
+    rewrite_requirement,
+    with_specifier,
+)
 from proxyflow_release.workspace import Package, Workspace, read_version
 
 PARTS = ("major", "minor", "patch")
@@ -128,7 +134,7 @@ def prepare(
     package = plan.package
     for edge in plan.excluded:
         log(
-            f"{edge.dependent.name} requires {edge.requirement}, which does not admit "
+            f"{edge.dependent.name} requires {describe(edge.requirement)}, which does not admit "
             f"{package.name} {plan.new_version}"
         )
     if plan.excluded and not bump_dependents:
@@ -189,9 +195,9 @@ def _bump_dependents(repo: GitRepo, plan: ReleasePlan, log: Callable[[str], None
             new = with_specifier(edge.requirement, new_range)
             text = rewrite_requirement(text, edge.requirement, new)
             notes = changelog.add_unreleased_note(
-                notes, f"- Requires `{new}` (was `{edge.requirement}`)."
+                notes, f"- Requires `{new}` (was `{describe(edge.requirement)}`)."
             )
-            log(f"{dependent.name}: {edge.requirement} -> {new}")
+            log(f"{dependent.name}: {describe(edge.requirement)} -> {new}")
         dependent.pyproject.write_text(text, encoding="utf-8")
         if notes != changelog_text:
             dependent.changelog.write_text(notes, encoding="utf-8")

@@ -40,7 +40,7 @@ class RangeProblem:
         where = self.edge.dependent.name
         if self.edge.extra:
             where += f"[{self.edge.extra}]"
-        return f"{where}: {self.edge.requirement}: {self.message}"
+        return f"{where}: {describe(self.edge.requirement)}: {self.message}"
 
 
 def next_breaking(version: Version) -> Version:
@@ -54,6 +54,12 @@ def compatible_range(version: Version) -> str:
     """The specifier of the compatible range of ``version`` (``>=0.3,<0.4``)."""
     floor = f"{version.major}.{version.minor}"
     return f">={floor},<{next_breaking(version)}"
+
+
+def describe(requirement: Requirement) -> str:
+    """The requirement as a person writes it: lower bounds before upper ones."""
+    specs = sorted(requirement.specifier, key=lambda s: (s.operator not in LOWER, str(s)))
+    return with_specifier(requirement, ",".join(str(spec) for spec in specs))
 
 
 def with_specifier(requirement: Requirement, specifier: str) -> str:

@@ -77,7 +77,7 @@ def test_a_breaking_bump_excluded_by_dependents_is_refused(fake_repo: FakeRepo) 
     lines: list[str] = []
     with pytest.raises(ReleaseError, match="--bump-dependents"):
         prepare(fake_repo.workspace(), "demo-api", "minor", log=lines.append)
-    assert "demo-core requires demo-api<0.2,>=0.1, which does not admit demo-api 0.2.0" in lines
+    assert "demo-core requires demo-api>=0.1,<0.2, which does not admit demo-api 0.2.0" in lines
     assert fake_repo.workspace().get("demo-api").version == Version("0.1.0")
     assert GitRepo(fake_repo.root).dirty_paths() == []
 
@@ -95,7 +95,7 @@ def test_bump_dependents_moves_their_ranges_in_a_second_commit(fake_repo: FakeRe
     assert workspace.get("demo-api").version == Version("0.2.0")
     assert [str(r) for r in workspace.get("demo-core").requirements] == ["demo-api<0.3,>=0.2"]
     assert [str(r) for r in workspace.get("demo").extras["all"]] == ["demo-api<0.3,>=0.2"]
-    assert "- Requires `demo-api>=0.2,<0.3` (was `demo-api<0.2,>=0.1`)." in (
+    assert "- Requires `demo-api>=0.2,<0.3` (was `demo-api>=0.1,<0.2`)." in (
         workspace.get("demo-core").changelog.read_text()
     )
     subjects = fake_repo.git("log", "-2", "--format=%s").splitlines()

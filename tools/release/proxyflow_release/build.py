@@ -94,11 +94,12 @@ def build_all(
     isolated: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[Artifacts]:
-    """Empty ``out`` and build every package into it.
+    """Remove earlier builds from ``out`` and build every package into it.
 
     Args:
         workspace: The packages to build.
-        out: The folder (created, or emptied of earlier builds).
+        out: The folder (created if missing). Only wheels and sdists in it are removed,
+            nothing else.
         targets: ``wheel`` and/or ``sdist``.
         isolated: Build with ``hatch build`` when Hatch is on ``PATH`` (else hatchling).
         log: Where progress lines go.
@@ -106,9 +107,9 @@ def build_all(
     Raises:
         ReleaseError: A build failed or did not produce the expected files.
     """
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [*out.glob("*.whl"), *out.glob("*.tar.gz")]:
+        old.unlink()
     if isolated and shutil.which("hatch") is None:
         log("hatch is not on PATH: building with hatchling from this environment")
     built = []

@@ -72,12 +72,14 @@ def internal_requirements(workspace: Workspace) -> list[InternalRequirement]:
 def runtime_closure(workspace: Workspace, name: str, extras: Iterable[str] = ()) -> frozenset[str]:
     """The package and every sibling a ``pip install name[extras]`` brings in."""
     result: set[str] = set()
+    seen: set[tuple[str, frozenset[str]]] = set()
     pending: list[tuple[str, frozenset[str]]] = [(canonicalize_name(name), frozenset(extras))]
     while pending:
         current, wanted = pending.pop()
         package = workspace.find(current)
-        if package is None or (current in result and not wanted):
+        if package is None or (current, wanted) in seen:
             continue
+        seen.add((current, wanted))
         result.add(current)
         for extra, requirement in package.all_requirements():
             if (extra is None or extra in wanted) and workspace.find(requirement.name):

@@ -190,8 +190,12 @@ def _bump_dependents(repo: GitRepo, plan: ReleasePlan, log: Callable[[str], None
     for edges in by_dependent.values():
         dependent = edges[0].dependent
         text = dependent.pyproject.read_text(encoding="utf-8")
-        notes = changelog_text = dependent.changelog.read_text(encoding="utf-8")
+        notes = dependent.changelog.read_text(encoding="utf-8")
+        done: set[str] = set()
         for edge in edges:
+            if str(edge.requirement) in done:
+                continue  # written twice (base and extra): both were rewritten at once
+            done.add(str(edge.requirement))
             new = with_specifier(edge.requirement, new_range)
             text = rewrite_requirement(text, edge.requirement, new)
             notes = changelog.add_unreleased_note(
@@ -199,8 +203,7 @@ def _bump_dependents(repo: GitRepo, plan: ReleasePlan, log: Callable[[str], None
             )
             log(f"{dependent.name}: {describe(edge.requirement)} -> {new}")
         dependent.pyproject.write_text(text, encoding="utf-8")
-        if notes != changelog_text:
-            dependent.changelog.write_text(notes, encoding="utf-8")
+        dependent.changelog.write_text(notes, encoding="utf-8")
         touched += [dependent.pyproject, dependent.changelog]
     names = ", ".join(edges[0].dependent.short_name for edges in by_dependent.values())
     message = f"{names}: require {plan.package.name} {new_range}"

@@ -145,3 +145,13 @@ def test_a_missing_distribution_is_an_error(fake_repo: FakeRepo) -> None:
     out.mkdir()
     with pytest.raises(ReleaseError, match=r"lacks the wheel or sdist of demo 0\.1\.0"):
         check_distributions(workspace, out, fake_repo.root / "dist" / "work", log=lambda _: None)
+
+
+def test_a_rebuild_removes_only_old_distributions(fake_repo: FakeRepo) -> None:
+    _, out = _build(fake_repo)
+    (out / "demo-0.0.1-py3-none-any.whl").write_text("stale")
+    (out / "keep.txt").write_text("not ours to delete")
+    _build(fake_repo)
+    assert not (out / "demo-0.0.1-py3-none-any.whl").exists()
+    assert (out / "keep.txt").read_text() == "not ours to delete"
+    assert len(list(out.glob("*.whl"))) == 4

@@ -64,3 +64,18 @@ def test_real_repository_graph_reruns_dependents_of_a_changed_store() -> None:
     assert "proxyflow-shim-zmq" not in change.affected
     order = topological_order(workspace)
     assert order.index("proxyflow-store") < order.index("proxyflow-stream")
+
+
+def test_runtime_closure_ends_on_a_cycle_through_extras(fake_repo: FakeRepo) -> None:
+    pyproject = fake_repo.root / "packages/demo-api/pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[project.optional-dependencies]\n",
+            '[project.optional-dependencies]\nfull = ["demo[all]>=0.1,<0.2"]\n',
+        )
+    )
+    meta = fake_repo.root / "packages/demo/pyproject.toml"
+    meta.write_text(meta.read_text().replace('all = ["demo-api>=', 'all = ["demo-api[full]>='))
+    workspace = fake_repo.workspace()
+    assert runtime_closure(workspace, "demo", ["all"]) == {"demo", "demo-core", "demo-api"}
+    assert runtime_closure(workspace, "demo-api", ["full"]) == {"demo", "demo-core", "demo-api"}

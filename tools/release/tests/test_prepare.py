@@ -136,3 +136,18 @@ def test_releases_are_found_without_tags_and_tags_recreated(fake_repo: FakeRepo)
     assert main(["--root", str(fake_repo.root), "tag"]) == 0
     assert repo.tag_commit("demo-testkit-v0.1.1") == release_commit
     assert missing_tags(repo, list(workspace.packages)) == []
+
+
+def test_bump_dependents_handles_a_requirement_written_twice(fake_repo: FakeRepo) -> None:
+    pyproject = fake_repo.root / "packages/demo/pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'dependencies = ["demo-core>=0.1,<0.2"]',
+            'dependencies = ["demo-core>=0.1,<0.2", "demo-api>=0.1,<0.2"]',
+        )
+    )
+    fake_repo.commit_all("demo: require demo-api directly too")
+    prepare(fake_repo.workspace(), "demo-api", "minor", bump_dependents=True, log=lambda _: None)
+    text = pyproject.read_text()
+    assert text.count('"demo-api>=0.2,<0.3"') == 2
+    assert "demo-api>=0.1" not in text

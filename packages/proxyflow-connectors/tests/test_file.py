@@ -88,7 +88,7 @@ def test_failed_write_leaves_nothing_behind(
         connector.put(os.urandom(100_000))
     monkeypatch.undo()
     assert os.listdir(tmp_path) == [kept]
-    assert connector.get(kept) == bytearray(b"kept")
+    assert connector.get(kept) == b"kept"
 
 
 def test_concurrent_reader_never_sees_a_partial_object(tmp_path: Path) -> None:
@@ -127,12 +127,23 @@ def test_concurrent_reader_never_sees_a_partial_object(tmp_path: Path) -> None:
     assert read_everything_visible() == count
 
 
-def test_get_reads_into_a_bytearray_of_the_right_size(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [0, 1, 3 * 1024 * 1024 + 7])
+def test_get_returns_bytes_of_the_right_size(tmp_path: Path, size: int) -> None:
     connector = FileConnector(tmp_path)
-    payload = os.urandom(3 * 1024 * 1024 + 7)
+    payload = os.urandom(size)
     got = connector.get(connector.put(memoryview(payload)))
-    assert type(got) is bytearray
+    assert type(got) is bytes
     assert got == payload
+    assert type(connector.get_batch([connector.put(bytearray(payload))])[0]) is bytes
+
+
+def test_short_reads_are_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connector = FileConnector(tmp_path)
+    payload = os.urandom(10_000)
+    key = connector.put(payload)
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: real_read(fd, min(n, 3000)))
+    assert connector.get(key) == payload
 
 
 BAD_KEYS = ["../victim", "/etc/passwd", "..", ".", "a/b", "", ".tmp-abc", "x" * 129, 7, None]
@@ -160,7 +171,7 @@ def test_bad_key_in_a_batch_evicts_nothing(tmp_path: Path) -> None:
     key = connector.put(b"kept")
     with pytest.raises(InvalidKeyError):
         connector.get_batch([key, "../x"], evict=True)
-    assert connector.get(key) == bytearray(b"kept")
+    assert connector.get(key) == b"kept"
 
 
 def test_store_dir_that_is_a_file_is_rejected(tmp_path: Path) -> None:
@@ -208,7 +219,7 @@ def test_close_keeps_data(tmp_path: Path) -> None:
     key = connector.put(b"still here")
     connector.close()
     connector.close()
-    assert FileConnector(tmp_path / "objects").get(key) == bytearray(b"still here")
+    assert FileConnector(tmp_path / "objects").get(key) == b"still here"
 
 
 def test_clear_on_close_deletes_only_own_files(tmp_path: Path) -> None:
@@ -223,7 +234,7 @@ def test_clear_on_close_deletes_only_own_files(tmp_path: Path) -> None:
     mine.close()
     assert visible(store_dir) == [theirs]
     assert not any(mine.exists(key) for key in own)
-    assert other.get(theirs) == bytearray(b"someone else's")
+    assert other.get(theirs) == b"someone else's"
 
 
 def test_clear_on_close_removes_only_the_directories_it_created(tmp_path: Path) -> None:
@@ -246,7 +257,7 @@ def test_config_never_carries_clear_on_close(tmp_path: Path) -> None:
     rebuilt = FileConnector.from_config(connector.config())
     key = rebuilt.put(b"kept by the rebuilt connector")
     rebuilt.close()
-    assert connector.get(key) == bytearray(b"kept by the rebuilt connector")
+    assert connector.get(key) == b"kept by the rebuilt connector"
     with pytest.raises(InvalidConfigError, match="clear_on_close"):
         FileConnector.from_config({**connector.config(), "clear_on_close": True})
 
@@ -262,7 +273,7 @@ def test_evict_from_two_connectors_delivers_once(tmp_path: Path) -> None:
     first = FileConnector(tmp_path)
     second = FileConnector.from_config(first.config())
     key = first.put(b"once")
-    assert second.get(key, evict=True) == bytearray(b"once")
+    assert second.get(key, evict=True) == b"once"
     assert first.get(key, evict=True) is None
     assert os.listdir(tmp_path) == []
 
@@ -307,8 +318,8 @@ def test_forked_child_never_reuses_the_parents_keys(tmp_path: Path) -> None:
         child.join(60)
     parent_key = connector.put(b"parent")
     assert child_key[:16] != parent_key[:16]
-    assert connector.get(child_key) == bytearray(b"child")
-    assert connector.get(parent_key) == bytearray(b"parent")
+    assert connector.get(child_key) == b"child"
+    assert connector.get(parent_key) == b"parent"
 
 
 def test_reader_that_opened_the_file_before_eviction_reads_it_all(tmp_path: Path) -> None:
@@ -333,7 +344,7 @@ def test_failed_evicting_read_keeps_the_object(
     connector = FileConnector(tmp_path)
     key = connector.put(b"not lost")
 
-    def failing_read(fd: int, name: str) -> bytearray:
+    def failing_read(fd: int, name: str) -> bytes:
         raise MemoryError("no room for the buffer")
 
     monkeypatch.setattr(file_module, "read_all", failing_read)
@@ -341,7 +352,7 @@ def test_failed_evicting_read_keeps_the_object(
         connector.get(key, evict=True)
     monkeypatch.undo()
     assert os.listdir(tmp_path) == [key]
-    assert connector.get(key, evict=True) == bytearray(b"not lost")
+    assert connector.get(key, evict=True) == b"not lost"
 
 
 def test_truncated_file_is_a_connector_error(
@@ -359,7 +370,7 @@ def test_truncated_file_is_a_connector_error(
     with pytest.raises(ConnectorError, match="shrank"):
         connector.get(key, evict=True)
     monkeypatch.undo()
-    assert connector.get(key) == bytearray(b"0123456789")
+    assert connector.get(key) == b"0123456789"
 
 
 _EVICT_ALL = """
@@ -424,7 +435,7 @@ def test_put_parts_resumes_after_partial_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     connector = FileConnector(tmp_path)
-    parts = [b"abc", memoryview(os.urandom(5000)), bytearray(b"xyz"), b"", b"tail"]
+    parts = [b"abc", memoryview(os.urandom(5000)), b"xyz", b"", b"tail"]
     short = _ShortWrites(777)
     monkeypatch.setattr(os, "writev", short)
     key = connector.put_parts(parts)

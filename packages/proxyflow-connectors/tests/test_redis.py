@@ -23,7 +23,6 @@ from proxyflow.connectors import (
     RedisConnector,
 )
 from proxyflow.store.protocols import Connector, CountingConnector, VectoredConnector
-from proxyflow.testing import ConnectorContract
 
 pytest.importorskip("redis")
 
@@ -31,14 +30,6 @@ pytest.importorskip("redis")
 @pytest.fixture
 def prefix() -> str:
     return f"test-{uuid.uuid4().hex[:12]}:"
-
-
-class TestRedisConnectorContract(ConnectorContract):
-    @pytest.fixture
-    def connector(self, redis_url: str, prefix: str) -> Iterator[RedisConnector]:
-        connector = RedisConnector(redis_url, prefix=prefix)
-        yield connector
-        connector.close()
 
 
 @pytest.fixture

@@ -27,15 +27,13 @@ class Written(NamedTuple):
     """The serialized size of each object, in bytes."""
 
 
-def put_pieces(connector: Connector, put_parts: PutParts, parts: list[BytesLike]) -> Written:
+def put_pieces(connector: Connector, put_parts: PutParts, parts: list[BytesLike]) -> Key:
     """Store one object given as pieces (from ``serialize_parts``); large ones without joining."""
     if len(parts) == 1:
-        data = parts[0]
-        return Written([connector.put(data)], [len(data)])
-    size = sum(map(len, parts))
-    if size >= VECTORED_PUT_MIN_BYTES:
-        return Written([put_parts(parts)], [size])
-    return Written([connector.put(b"".join(parts))], [size])
+        return connector.put(parts[0])
+    if sum(map(len, parts)) >= VECTORED_PUT_MIN_BYTES:
+        return put_parts(parts)
+    return connector.put(b"".join(parts))
 
 
 def put_pieces_batch(

@@ -253,8 +253,9 @@ class Store(Closeable):
         metrics = self._metrics
         start = self._clock()
         if serializer is None and self._put_parts is not None:
-            written = put_pieces(self._connector, self._put_parts, serialize_parts(obj))
-            key, size = written.keys[0], written.sizes[0]
+            parts = serialize_parts(obj)
+            key = put_pieces(self._connector, self._put_parts, parts)
+            size = sum(map(len, parts)) if metrics is not None else 0
         else:
             data = dump(self._pick_serializer(serializer), obj)
             key = self._connector.put(data)

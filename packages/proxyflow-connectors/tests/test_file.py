@@ -720,3 +720,9 @@ def test_location_and_client_options_cover_config(tmp_path: Path) -> None:
     connector = FileConnector(tmp_path)
     assert set(connector.config()) == FileConnector.location_options
     assert not FileConnector.client_options
+
+
+@pytest.mark.parametrize("store_dir", [3, None, ["/tmp"], b"/tmp"])
+def test_ill_typed_configs_are_typed_errors(store_dir: Any) -> None:
+    with pytest.raises(InvalidConfigError, match="store_dir"):
+        FileConnector.from_config({"store_dir": store_dir})

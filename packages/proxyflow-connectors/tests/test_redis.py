@@ -265,3 +265,20 @@ def test_silent_server_times_out_on_a_large_put() -> None:
             connector.put_parts([b"x" * 100, bytearray(32 * 1024 * 1024)])
         assert time.monotonic() - start < 10
         connector.close()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"url": 7},
+        {"url": "redis://127.0.0.1:1/0", "socket_timeout": [1]},
+        {"url": "redis://127.0.0.1:1/0", "connect_timeout": True},
+        {"url": "redis://127.0.0.1:1/0", "socket_timeout": -1},
+        {"url": "redis://127.0.0.1:1/0", "connect_timeout": float("nan")},
+        {"url": "redis://127.0.0.1:1/0", "prefix": None},
+        {"url": "redis://127.0.0.1:1/0", "password_env": 3},
+    ],
+)
+def test_ill_typed_configs_are_typed_errors(config: dict[str, Any]) -> None:
+    with pytest.raises(InvalidConfigError):
+        RedisConnector.from_config(config)

@@ -375,7 +375,7 @@ class FileConnector(Closeable):
                 [`config`][proxyflow.connectors.file.FileConnector.config].
             StoreDirectoryError: The directory is unusable in this process.
         """
-        check_config(cls.kind, config, required=("store_dir",))
+        check_config(cls.kind, config, required=("store_dir",), types={"store_dir": (str,)})
         return cls(config["store_dir"])
 
     def close(self) -> None:

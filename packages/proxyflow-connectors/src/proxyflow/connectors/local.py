@@ -162,7 +162,12 @@ class LocalConnector(Closeable):
             UnknownConnectorInstanceError: ``config`` comes from another process,
                 or no connector sharing that data is alive any more.
         """
-        check_config(cls.kind, config, required=("instance_id", "pid"))
+        check_config(
+            cls.kind,
+            config,
+            required=("instance_id", "pid"),
+            types={"instance_id": (str,), "pid": (int,)},
+        )
         instance_id = config["instance_id"]
         pid = config["pid"]
         if pid != os.getpid():

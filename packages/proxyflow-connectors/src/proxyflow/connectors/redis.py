@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -243,8 +244,8 @@ class RedisConnector(Closeable):
         url = _server_url(url, port, hostname)
         self._shown = redact_url(url)
         self._prefix = prefix
-        self._socket_timeout = float(socket_timeout)
-        self._connect_timeout = float(connect_timeout)
+        self._socket_timeout = _timeout("socket_timeout", socket_timeout)
+        self._connect_timeout = _timeout("connect_timeout", connect_timeout)
         self._password_env = password_env
         options: dict[str, Any] = {
             "socket_timeout": self._socket_timeout,
@@ -585,6 +586,13 @@ class RedisConnector(Closeable):
             config,
             required=("url",),
             optional=("prefix", "socket_timeout", "connect_timeout", "password_env"),
+            types={
+                "url": (str,),
+                "prefix": (str,),
+                "socket_timeout": (int, float),
+                "connect_timeout": (int, float),
+                "password_env": (str, type(None)),
+            },
         )
         return cls(config["url"], **{k: v for k, v in config.items() if k != "url"})
 
@@ -600,6 +608,17 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
     "password_env": None,
 }
 """Constructor defaults that `RedisConnector.config` leaves out."""
+
+
+def _timeout(name: str, value: Any) -> float:
+    """Return ``value`` as a positive, finite number of seconds."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not 0 < seconds < math.inf:
+        raise InvalidConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def _parser_class(choice: str) -> type[Any] | None:

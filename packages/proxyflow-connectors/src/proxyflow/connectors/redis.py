@@ -7,15 +7,11 @@ redis-py is an optional dependency: ``pip install 'proxyflow-connectors[redis]'`
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
-import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from types import ModuleType
-from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qsl, quote, urlsplit
+from typing import Any, ClassVar
 
 from proxyflow.api.buffers import flat_buffer, flat_buffers
 from proxyflow.api.closing import Closeable
@@ -23,6 +19,14 @@ from proxyflow.api.protocols import BytesLike
 from proxyflow.api.urls import redact_url
 from proxyflow.connectors._config import check_config
 from proxyflow.connectors._keys import check_key, new_key, new_keys
+from proxyflow.connectors._redis_client import (
+    ParserChoice,
+    import_redis,
+    location_url,
+    parser_class,
+    server_url,
+    timeout_seconds,
+)
 from proxyflow.connectors._redis_errors import (
     DEFAULT_MAX_BULK,
     RedisTarget,
@@ -34,7 +38,6 @@ from proxyflow.connectors._resp import CRLF, coalesce, command, set_header, set_
 from proxyflow.connectors.exceptions import (
     ConnectorError,
     InvalidConfigError,
-    MissingDependencyError,
     record_leftover_keys,
 )
 
@@ -43,70 +46,8 @@ __all__ = ["DEFAULT_PASSWORD_ENV", "RedisConnector"]
 DEFAULT_PASSWORD_ENV = "PROXYFLOW_REDIS_PASSWORD"
 """Environment variable read for the Redis password when ``password_env`` is not given."""
 
-_SECRET_QUERY_OPTIONS = frozenset({"password"})
 _MIN_MAX_BULK = 1024 * 1024
 """The smallest ``proto-max-bulk-len`` Redis allows: smaller values never hit the limit."""
-
-ParserChoice = Literal["auto", "python", "hiredis"]
-
-
-def _import_redis() -> ModuleType:
-    try:
-        import redis
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "the 'redis' connector needs redis-py: pip install 'proxyflow-connectors[redis]'"
-        ) from exc
-    return redis
-
-
-def _location_url(url: str) -> str:
-    """Return ``url`` without its password (user info or ``password=``), for ``config()``.
-
-    The user name is kept: it is not a secret, and a process rebuilding the
-    connector needs it to authenticate as an ACL user with a password taken
-    from its own environment. (Messages show URLs with
-    [`redact_url`][proxyflow.api.urls.redact_url], which marks a hidden password.)
-    """
-    parts = urlsplit(url)
-    userinfo, at, hostinfo = parts.netloc.rpartition("@")
-    netloc = parts.netloc
-    if at:
-        username = userinfo.split(":", 1)[0]
-        netloc = f"{username}@{hostinfo}" if username else hostinfo
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = "&".join(
-        f"{quote(name, safe='')}={quote(value, safe='')}"
-        for name, value in pairs
-        if name.lower() not in _SECRET_QUERY_OPTIONS
-    )
-    # Built by hand: urlunsplit drops the "//" of "unix://" URLs whose netloc is empty.
-    location = f"{parts.scheme}://{netloc}{parts.path}"
-    if query:
-        location += f"?{query}"
-    if parts.fragment:
-        location += f"#{parts.fragment}"
-    return location
-
-
-def _server_url(url: str | None, port: int | None, hostname: str | None) -> str:
-    """Return the URL for ProxyStore's ``(hostname, port)`` form, or ``url`` itself."""
-    if hostname is None and port is None:
-        return "redis://127.0.0.1:6379/0" if url is None else url
-    if hostname is not None and url is not None:
-        raise InvalidConfigError("give the Redis server either as a URL or as hostname=, not both")
-    host = hostname if hostname is not None else url
-    if host is None or "://" in host:
-        raise InvalidConfigError(
-            f"RedisConnector({host!r}, {port!r}): with a port, the first argument is a host "
-            "name (ProxyStore's form); give a URL alone, e.g. 'redis://host:6379/0'"
-        )
-    if port is None:
-        port = 6379
-    if not isinstance(port, int) or isinstance(port, bool):
-        raise InvalidConfigError(f"the Redis port must be an int, not {port!r}")
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"redis://{shown}:{port}/0"
 
 
 class RedisConnector(Closeable):
@@ -231,7 +172,7 @@ class RedisConnector(Closeable):
             MissingDependencyError: redis-py (or hiredis, if asked for) is missing.
             InvalidConfigError: The URL, an option or ``clear=True`` is invalid.
         """
-        redis = _import_redis()
+        redis = import_redis()
         if clear:
             raise InvalidConfigError(
                 "RedisConnector(clear=True) is ProxyStore's 'FLUSHDB on close', which deletes "
@@ -241,11 +182,11 @@ class RedisConnector(Closeable):
             )
         if not isinstance(prefix, str):
             raise InvalidConfigError(f"redis connector prefix must be a str, not {prefix!r}")
-        url = _server_url(url, port, hostname)
+        url = server_url(url, port, hostname)
         self._shown = redact_url(url)
         self._prefix = prefix
-        self._socket_timeout = _timeout("socket_timeout", socket_timeout)
-        self._connect_timeout = _timeout("connect_timeout", connect_timeout)
+        self._socket_timeout = timeout_seconds("socket_timeout", socket_timeout)
+        self._connect_timeout = timeout_seconds("connect_timeout", connect_timeout)
         self._password_env = password_env
         options: dict[str, Any] = {
             "socket_timeout": self._socket_timeout,
@@ -256,14 +197,14 @@ class RedisConnector(Closeable):
         password = os.environ.get(password_env or DEFAULT_PASSWORD_ENV)
         if password:
             options["password"] = password  # a password in the URL takes precedence
-        parser_class = _parser_class(parser)
-        if parser_class is not None:
-            options["parser_class"] = parser_class
+        chosen_parser = parser_class(parser)
+        if chosen_parser is not None:
+            options["parser_class"] = chosen_parser
         try:
             self._pool = redis.ConnectionPool.from_url(url, **options)
         except (ValueError, TypeError) as exc:
             raise InvalidConfigError(f"invalid Redis URL {self._shown!r}: {exc}") from None
-        self._url = _location_url(url)
+        self._url = location_url(url)
         self._client = redis.Redis(connection_pool=self._pool)
         self._redis = redis
         self._prefix_bytes: bytes = self._pool.get_encoder().encode(prefix)
@@ -608,34 +549,3 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
     "password_env": None,
 }
 """Constructor defaults that `RedisConnector.config` leaves out."""
-
-
-def _timeout(name: str, value: Any) -> float:
-    """Return ``value`` as a positive, finite number of seconds."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if isinstance(value, bool) or not 0 < seconds < math.inf:
-        raise InvalidConfigError(f"{name} must be a positive number of seconds, not {value!r}")
-    return seconds
-
-
-def _parser_class(choice: str) -> type[Any] | None:
-    """Return the redis-py parser class for ``choice`` (``None`` lets redis-py choose)."""
-    if choice == "auto":
-        return None
-    parsers = importlib.import_module("redis._parsers")
-    if choice == "python":
-        python_parser: type[Any] = parsers._RESP2Parser
-        return python_parser
-    if choice == "hiredis":
-        try:
-            importlib.import_module("hiredis")
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "parser='hiredis' needs hiredis: pip install 'proxyflow-connectors[hiredis]'"
-            ) from exc
-        hiredis_parser: type[Any] = parsers._HiredisParser
-        return hiredis_parser
-    raise InvalidConfigError(f"parser must be 'auto', 'python' or 'hiredis', not {choice!r}")

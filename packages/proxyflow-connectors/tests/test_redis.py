@@ -12,16 +12,17 @@ from typing import Any
 
 import pytest
 
+from proxyflow.api import BackendTimeoutError, BackendUnavailableError
 from proxyflow.connectors import (
     ConnectorConnectionError,
+    ConnectorProtocolError,
+    ConnectorTimeoutError,
     InvalidConfigError,
     InvalidKeyError,
     MissingDependencyError,
     RedisConnector,
 )
-from proxyflow.connectors.redis import redact_url
 from proxyflow.store.protocols import Connector, CountingConnector, VectoredConnector
-from proxyflow.testing import ConnectorContract
 
 pytest.importorskip("redis")
 
@@ -29,14 +30,6 @@ pytest.importorskip("redis")
 @pytest.fixture
 def prefix() -> str:
     return f"test-{uuid.uuid4().hex[:12]}:"
-
-
-class TestRedisConnectorContract(ConnectorContract):
-    @pytest.fixture
-    def connector(self, redis_url: str, prefix: str) -> Iterator[RedisConnector]:
-        connector = RedisConnector(redis_url, prefix=prefix)
-        yield connector
-        connector.close()
 
 
 @pytest.fixture
@@ -72,8 +65,8 @@ def test_config_drops_the_password_without_connecting() -> None:
         ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
     ],
 )
-def test_redact_url(url: str, expected: str) -> None:
-    assert redact_url(url) == expected
+def test_config_url_has_no_password(url: str, expected: str) -> None:
+    assert RedisConnector(url).config()["url"] == expected
 
 
 def test_password_from_environment_stays_out_of_config(
@@ -103,9 +96,11 @@ def test_unreachable_server_fails_fast_with_a_typed_error() -> None:
     with pytest.raises(ConnectorConnectionError) as info:
         connector.put(b"nowhere to go")
     assert time.monotonic() - start < 5
+    assert isinstance(info.value, BackendUnavailableError)
     assert isinstance(info.value, ConnectionError)
-    assert "redis://user@127.0.0.1:1/0" in str(info.value)
+    assert "redis://user:***@127.0.0.1:1/0" in str(info.value)
     assert "secret" not in str(info.value)
+    assert info.value.leftover_keys == ()  # refused before anything was sent
 
 
 def test_silent_server_times_out_instead_of_hanging() -> None:
@@ -117,9 +112,11 @@ def test_silent_server_times_out_instead_of_hanging() -> None:
             f"redis://127.0.0.1:{port}/0", connect_timeout=0.5, socket_timeout=0.5
         )
         start = time.monotonic()
-        with pytest.raises(ConnectorConnectionError, match=str(port)):
+        with pytest.raises(ConnectorTimeoutError, match=str(port)) as info:
             connector.get("0" * 32)
         assert time.monotonic() - start < 5
+        assert isinstance(info.value, BackendTimeoutError)
+        assert "socket_timeout=0.5s" in str(info.value)
         connector.close()
 
 
@@ -243,9 +240,10 @@ def test_error_replies_leave_the_connection_usable(connector: RedisConnector, pr
 
     connector._client.execute_command("RPUSH", prefix + "a-list", b"x")
     kept = connector.put_batch([b"one", b"two"])
-    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+    with pytest.raises(ConnectorProtocolError, match="WRONGTYPE") as info:
         connector.get("a-list", evict=True)
-    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+    assert isinstance(info.value.__cause__, redis.exceptions.ResponseError)
+    with pytest.raises(ConnectorProtocolError, match="WRONGTYPE"):
         connector.get_batch([kept[0], "a-list", kept[1]], evict=True)
     # Every reply of the pipeline was read: the pooled connection is clean.
     for _ in range(3):
@@ -263,7 +261,24 @@ def test_silent_server_times_out_on_a_large_put() -> None:
             f"redis://127.0.0.1:{port}/0", connect_timeout=0.5, socket_timeout=0.5
         )
         start = time.monotonic()
-        with pytest.raises(ConnectorConnectionError, match=str(port)):
+        with pytest.raises(ConnectorTimeoutError, match=str(port)):
             connector.put_parts([b"x" * 100, bytearray(32 * 1024 * 1024)])
         assert time.monotonic() - start < 10
         connector.close()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"url": 7},
+        {"url": "redis://127.0.0.1:1/0", "socket_timeout": [1]},
+        {"url": "redis://127.0.0.1:1/0", "connect_timeout": True},
+        {"url": "redis://127.0.0.1:1/0", "socket_timeout": -1},
+        {"url": "redis://127.0.0.1:1/0", "connect_timeout": float("nan")},
+        {"url": "redis://127.0.0.1:1/0", "prefix": None},
+        {"url": "redis://127.0.0.1:1/0", "password_env": 3},
+    ],
+)
+def test_ill_typed_configs_are_typed_errors(config: dict[str, Any]) -> None:
+    with pytest.raises(InvalidConfigError):
+        RedisConnector.from_config(config)

@@ -18,9 +18,10 @@ from proxyflow.serialize import (
     get_serializer,
     register_serializer,
     serialize,
+    serialize_parts,
     serializer_name,
 )
-from proxyflow.serialize.format import TAG_ESCAPED, TAG_PICKLE5, TAG_STR
+from proxyflow.serialize.format import TAG_BYTEARRAY, TAG_ESCAPED, TAG_PICKLE5, TAG_STR
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,47 @@ from proxyflow.serialize.format import TAG_ESCAPED, TAG_PICKLE5, TAG_STR
     ids=repr,
 )
 def test_round_trip(obj: Any) -> None:
-    assert deserialize(serialize(obj)) == obj
+    out = deserialize(serialize(obj))
+    assert out == obj
+    assert type(out) is type(obj)
+
+
+@pytest.mark.parametrize("carrier", [bytes, bytearray, memoryview], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (b"raw", bytes),
+        (bytes([TAG_STR]) + b"escaped", bytes),
+        (b"", bytes),
+        (bytearray(b"mutable"), bytearray),
+        (bytearray(), bytearray),
+        (memoryview(b"view"), bytes),
+        ("text", str),
+    ],
+    ids=repr,
+)
+def test_the_type_put_is_the_type_returned_whatever_buffer_carries_it(
+    obj: Any, expected: type, carrier: type
+) -> None:
+    # Connectors and brokers hand payloads back as bytes, bytearray or memoryview.
+    payload = carrier(b"".join(bytes(part) for part in serialize_parts(obj)))
+    out = deserialize(payload)
+    assert type(out) is expected
+    assert out == (bytes(obj) if isinstance(obj, memoryview) else obj)
+    assert deserialize(serialize(obj)) == out
+
+
+def test_bytearray_is_tagged_and_comes_back_as_a_new_bytearray() -> None:
+    buf = bytearray(b"abc")
+    out = serialize(buf)
+    assert bytes(out) == bytes([TAG_BYTEARRAY]) + b"abc"
+    back = deserialize(out)
+    assert type(back) is bytearray
+    assert back == buf
+    assert back is not buf
+    parts = serialize_parts(buf)
+    assert parts[0] == bytes([TAG_BYTEARRAY])
+    assert parts[1] is buf  # no copy on the vectored path
 
 
 def test_bytes_pass_through_without_copy() -> None:
@@ -52,12 +93,12 @@ def test_bytes_pass_through_without_copy() -> None:
     assert deserialize(data) is data
 
 
-def test_bytearray_and_memoryview_pass_through_without_copy() -> None:
-    buf = bytearray(b"abc")
-    assert serialize(buf) is buf
+def test_memoryview_passes_through_without_copy_and_comes_back_as_bytes() -> None:
     view = memoryview(b"abc")
     assert serialize(view) is view
-    assert bytes(deserialize(serialize(view))) == b"abc"
+    back = deserialize(serialize(view))
+    assert type(back) is bytes
+    assert back == b"abc"
 
 
 def test_multidimensional_memoryview_is_flattened_not_copied() -> None:
@@ -189,7 +230,6 @@ def _pickled() -> bytearray:
         bytes([TAG_PICKLE5]) + struct.pack("<IQ", 1_000_000, 0),
         bytes([TAG_PICKLE5]) + struct.pack("<IQ", 1, 0) + struct.pack("<Q", 2**40),
         bytes([TAG_STR]) + b"\xff\xfe",
-        bytes([0xFB]) + b"future format",
     ],
     ids=[
         "tag-only",
@@ -200,10 +240,9 @@ def _pickled() -> bytearray:
         "huge-buffer-count",
         "huge-buffer",
         "bad-utf8",
-        "unknown-tag",
     ],
 )
-def test_corrupt_truncated_or_unknown_data_raises_serialization_error(data: bytes) -> None:
+def test_corrupt_or_truncated_data_raises_serialization_error(data: bytes) -> None:
     with pytest.raises(SerializationError):
         deserialize(data)
 
@@ -216,9 +255,10 @@ def test_corrupt_pickle_body_is_wrapped() -> None:
     assert info.value.__cause__ is not None
 
 
-def test_unknown_tag_message() -> None:
-    with pytest.raises(SerializationError, match="unknown serialization tag 0xFB"):
-        deserialize(b"\xfb")
+def test_every_tag_byte_has_a_meaning() -> None:
+    assert deserialize(bytes([TAG_BYTEARRAY])) == bytearray()
+    assert deserialize(bytes([TAG_ESCAPED])) == b""
+    assert deserialize(bytes([TAG_STR])) == ""
 
 
 def test_non_bytes_input_raises_serialization_error() -> None:

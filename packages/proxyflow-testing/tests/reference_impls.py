@@ -1,7 +1,8 @@
 """Minimal in-memory implementations the contract suites are checked against.
 
-They import nothing of proxyflow: like any third-party connector or shim they
-satisfy the protocols structurally.
+Like any third-party connector or shim they satisfy the protocols
+structurally; of proxyflow they import only ``proxyflow.api``, for the error a
+full storage raises.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import queue
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
+
+from proxyflow.api import BackendFullError
 
 _counter = itertools.count()
 
@@ -25,16 +28,33 @@ class DictConnector:
         self._name = name
         self._data: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self.room: int | None = None  # objects that still fit; None: unlimited
         DictConnector._instances[name] = self
 
     def put(self, data: Any) -> str:
         key = f"k{next(_counter)}"
         with self._lock:
+            if self.room is not None:
+                if self.room <= 0:
+                    raise BackendFullError("the dict is full")
+                self.room -= 1
             self._data[key] = bytes(data)
         return key
 
     def put_batch(self, datas: Sequence[Any]) -> list[str]:
-        return [self.put(data) for data in datas]
+        keys: list[str] = []
+        try:
+            for data in datas:
+                keys.append(self.put(data))
+        except BackendFullError:
+            for key in keys:
+                self.evict(key)
+            raise
+        return keys
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"objects": len(self._data), "bytes": sum(map(len, self._data.values()))}
 
     def get(self, key: str, *, evict: bool = False) -> bytes | None:
         with self._lock:
@@ -60,6 +80,13 @@ class DictConnector:
 
     def close(self) -> None:
         pass
+
+
+class OrphaningConnector(DictConnector):
+    """Broken on purpose: a failed ``put_batch`` keeps what it stored before failing."""
+
+    def put_batch(self, datas: Sequence[Any]) -> list[str]:
+        return [self.put(data) for data in datas]
 
 
 class ForgetfulConnector(DictConnector):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,6 +34,14 @@ class TestDictConnector(ConnectorContract):
     @pytest.fixture
     def connector(self) -> Any:
         return DictConnector(f"dict-{next(_names)}")
+
+    @contextlib.contextmanager
+    def fail_writes_after(self, connector: Any, count: int, size: int) -> Iterator[None]:
+        connector.room = count
+        try:
+            yield
+        finally:
+            connector.room = None
 
 
 class TestFanOutBroker(PublisherSubscriberContract):

@@ -31,6 +31,39 @@ def test_connector_contract_catches_a_connector_that_does_not_evict(
     result.stdout.fnmatch_lines(["*test_get_with_evict_returns_and_removes*"])
 
 
+def test_connector_contract_catches_a_batch_that_leaves_orphans(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_orphans="""
+        import contextlib
+        import itertools
+        import pytest
+        from reference_impls import OrphaningConnector
+        from proxyflow.testing import ConnectorContract
+
+        names = itertools.count()
+
+        class TestOrphaning(ConnectorContract):
+            supports_cross_process = False
+
+            @pytest.fixture
+            def connector(self):
+                return OrphaningConnector(f"orphaning-{next(names)}")
+
+            @contextlib.contextmanager
+            def fail_writes_after(self, connector, count, size):
+                connector.room = count
+                yield
+                connector.room = None
+        """
+    )
+    result = pytester.runpytest_inprocess("-q", "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 1
+    result.stdout.fnmatch_lines(["*test_failed_put_batch_leaves_nothing_stored*"])
+
+
 def test_pubsub_contract_catches_a_broker_that_leaks_topics(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_leaky="""

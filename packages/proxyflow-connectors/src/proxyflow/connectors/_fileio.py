@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from proxyflow.connectors._buffers import FlatBuffer
-from proxyflow.connectors.exceptions import ConnectorError
+from proxyflow.api.protocols import BytesLike
+from proxyflow.connectors.exceptions import ConnectorIOError
 
 __all__ = ["read_all", "write_all", "writev_all"]
 
@@ -16,7 +16,7 @@ except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
     _IOV_MAX = 16
 
 
-def write_all(fd: int, data: FlatBuffer) -> None:
+def write_all(fd: int, data: BytesLike) -> None:
     """Write all of ``data`` (``len(data)`` bytes) to ``fd``, resuming after partial writes."""
     written = os.write(fd, data)
     size = len(data)
@@ -26,7 +26,7 @@ def write_all(fd: int, data: FlatBuffer) -> None:
                 written += os.write(fd, view[written:])
 
 
-def writev_all(fd: int, buffers: Sequence[FlatBuffer]) -> None:
+def writev_all(fd: int, buffers: Sequence[BytesLike]) -> None:
     """Write the concatenation of ``buffers`` to ``fd`` with ``writev`` and no joining copy.
 
     At most ``IOV_MAX`` buffers go into one system call; a partial write resumes
@@ -47,23 +47,31 @@ def writev_all(fd: int, buffers: Sequence[FlatBuffer]) -> None:
             start += 1
 
 
-def read_all(fd: int, name: str) -> bytearray:
-    """Return the whole content of the regular file open as ``fd``, in a new ``bytearray``.
+def read_all(fd: int, name: str) -> bytes:
+    """Return the whole content of the regular file open as ``fd``, as ``bytes``.
 
-    The buffer is allocated once at the file's size and filled with ``readv``.
+    ``os.read`` allocates the ``bytes`` object at the file's size and the
+    kernel fills it directly: one allocation, no zero-filling, no copy. Only a
+    file larger than one ``read`` returns (about 2 GiB on Linux) is read in
+    pieces and joined, at the cost of one copy.
 
     Raises:
-        ConnectorError: The file shrank while being read (someone truncated it).
+        ConnectorIOError: The file shrank while being read (someone truncated it).
     """
     size = os.fstat(fd).st_size
-    buffer = bytearray(size)
-    if size:
-        filled = os.readv(fd, (buffer,))
-        if filled < size:
-            with memoryview(buffer) as view:
-                while filled < size:
-                    count = os.readv(fd, (view[filled:],))
-                    if not count:
-                        raise ConnectorError(f"object file {name!r} shrank while being read")
-                    filled += count
-    return buffer
+    if not size:
+        return b""
+    data = os.read(fd, size)
+    if len(data) == size:
+        return data
+    pieces = [data]
+    filled = len(data)
+    while filled < size:
+        piece = os.read(fd, size - filled)
+        if not piece:
+            raise ConnectorIOError(
+                f"object file {name!r} shrank while being read: another program truncated it"
+            )
+        pieces.append(piece)
+        filled += len(piece)
+    return b"".join(pieces)

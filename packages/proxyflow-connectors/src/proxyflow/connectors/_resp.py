@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from proxyflow.connectors._buffers import FlatBuffer
+from proxyflow.api.protocols import BytesLike
 
 __all__ = ["CRLF", "coalesce", "command", "set_header", "set_pieces"]
 
@@ -44,10 +44,10 @@ def set_header(name: bytes, size: int) -> bytes:
     return b"%b$%d\r\n%b\r\n$%d\r\n" % (_SET, len(name), name, size)
 
 
-def coalesce(pieces: Iterable[FlatBuffer]) -> list[FlatBuffer]:
+def coalesce(pieces: Iterable[BytesLike]) -> list[BytesLike]:
     """Join runs of small pieces, keep large ones as they are (no copy of large values)."""
-    out: list[FlatBuffer] = []
-    run: list[FlatBuffer] = []
+    out: list[BytesLike] = []
+    run: list[BytesLike] = []
     run_size = 0
     for piece in pieces:
         size = len(piece)
@@ -67,9 +67,9 @@ def coalesce(pieces: Iterable[FlatBuffer]) -> list[FlatBuffer]:
     return out
 
 
-def set_pieces(names: Sequence[bytes], values: Sequence[FlatBuffer]) -> list[FlatBuffer]:
+def set_pieces(names: Sequence[bytes], values: Sequence[BytesLike]) -> list[BytesLike]:
     """Return the pieces of pipelined ``SET name value`` commands, ready for ``sendall``."""
-    pieces: list[FlatBuffer] = []
+    pieces: list[BytesLike] = []
     for name, value in zip(names, values, strict=True):
         pieces.append(set_header(name, len(value)))
         pieces.append(value)

@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from proxyflow.connectors._buffers import flat_buffer, flat_buffers
+from proxyflow.api.buffers import flat_buffer, flat_buffers
+from proxyflow.api.closing import Closeable
+from proxyflow.api.protocols import BytesLike
 from proxyflow.connectors._config import check_config
+from proxyflow.connectors._file_errors import translate_os_error
 from proxyflow.connectors._fileio import read_all, write_all, writev_all
 from proxyflow.connectors._keys import check_key, new_key
-from proxyflow.connectors.exceptions import StoreDirectoryError
+from proxyflow.connectors.exceptions import (
+    ConnectorError,
+    InvalidConfigError,
+    StoreDirectoryError,
+    record_leftover_keys,
+)
 
 __all__ = ["FileConnector"]
 
@@ -61,7 +70,7 @@ def _prepare_directory(path: str) -> list[str]:
     return created
 
 
-class FileConnector:
+class FileConnector(Closeable):
     """Keeps each object in its own file of ``store_dir``.
 
     Guarantees:
@@ -69,31 +78,50 @@ class FileConnector:
     * **Atomic writes**: an object is written to a hidden temporary file of the
       same directory and renamed to its key, so a reader sees either nothing or
       the whole object.
+    * **All or nothing**: when ``put``, ``put_parts`` or ``put_batch`` raises,
+      no file of that call remains (``put_batch`` removes the objects it had
+      already written); if removing them fails too, the error lists their keys
+      in ``leftover_keys``.
     * **Private files**: directories it creates get mode ``0o700`` and files
       ``0o600``. An existing directory is used as it is.
-    * **No extra copies**: writes hand the caller's buffer to ``os.write``
+    * **Few copies**: writes hand the caller's buffer to ``os.write``
       ([`put_parts`][proxyflow.connectors.file.FileConnector.put_parts] hands
-      all pieces to one ``os.writev``); reads fill a ``bytearray`` of the file's
-      size with ``os.readv`` and return it.
+      all pieces to one ``os.writev``); reads return ``bytes`` that
+      ``os.read`` allocates at the file's size and the kernel fills directly.
     * **Evict once**: ``get(key, evict=True)`` reads the file, then unlinks it;
       only one ``unlink`` of a name can succeed, so when several processes
       evict the same key exactly one gets the bytes and the others get
       ``None``. A failed read unlinks nothing, so the object is not lost.
+    * **Typed errors**: a full disk or quota raises
+      [`ConnectorFullError`][proxyflow.connectors.exceptions.ConnectorFullError]
+      (a ``BackendFullError``), a refused permission
+      [`ConnectorAuthenticationError`][proxyflow.connectors.exceptions.ConnectorAuthenticationError],
+      a vanished directory
+      [`ConnectorConnectionError`][proxyflow.connectors.exceptions.ConnectorConnectionError];
+      no raw ``OSError`` escapes.
     * **close() keeps data**: unless ``clear_on_close=True``, in which case it
       deletes only the files this instance wrote (and the directories it
       created, if they are then empty). That flag is never part of
       [`config`][proxyflow.connectors.file.FileConnector.config], so a rebuilt
-      connector never deletes anything.
+      connector never deletes anything. ProxyStore's ``clear=True`` (delete
+      the whole directory on close, in every process that rebuilds the
+      connector) is refused with an error naming this change.
+
+    ``config()`` holds only the location, ``store_dir``
+    ([`location_options`][proxyflow.connectors.file.FileConnector.location_options]):
+    a process that rebuilds the connector from an event reads and deletes
+    files there, so a consumer may check it against a list of trusted
+    directories.
 
     Keys are a random per-process prefix plus a counter (17 or more hex
     digits), distinct across processes and connector instances.
 
     Example:
         ```python
-        connector = FileConnector("/tmp/proxyflow-objects")
-        key = connector.put(b"hello")
-        same = FileConnector.from_config(connector.config())  # e.g. in another process
-        assert same.get(key) == b"hello"
+        with FileConnector("/tmp/proxyflow-objects") as connector:
+            key = connector.put(b"hello")
+            same = FileConnector.from_config(connector.config())  # e.g. in another process
+            assert same.get(key) == b"hello"
         ```
 
     Attributes:
@@ -101,8 +129,18 @@ class FileConnector:
     """
 
     kind: ClassVar[str] = "file"
+    location_options: ClassVar[frozenset[str]] = frozenset({"store_dir"})
+    """Options of ``config()`` that name where the data lives."""
+    client_options: ClassVar[frozenset[str]] = frozenset()
+    """Options of ``config()`` that only tune this process's client: none."""
 
-    def __init__(self, store_dir: str | os.PathLike[str], *, clear_on_close: bool = False) -> None:
+    def __init__(
+        self,
+        store_dir: str | os.PathLike[str],
+        *,
+        clear_on_close: bool = False,
+        clear: bool | None = None,
+    ) -> None:
         """Use (and create if needed) ``store_dir``.
 
         Args:
@@ -110,11 +148,22 @@ class FileConnector:
             clear_on_close: Whether [`close`][proxyflow.connectors.file.FileConnector.close]
                 deletes the files this instance wrote. Never carried over by
                 [`config`][proxyflow.connectors.file.FileConnector.config].
+            clear: Accepted for ProxyStore code: ``False`` (keep the data on
+                close) is what proxyflow always does; ``True`` is refused.
 
         Raises:
             StoreDirectoryError: ``store_dir`` is a file, cannot be created or
                 is not writable.
+            InvalidConfigError: ``clear=True``.
         """
+        if clear:
+            raise InvalidConfigError(
+                "FileConnector(clear=True) is ProxyStore's 'delete the whole store directory "
+                "on close', which proxyflow does not copy: every process that rebuilt the "
+                "connector would delete objects others have not read yet. Drop clear=, or "
+                "pass clear_on_close=True to delete only the files this connector wrote, "
+                "or remove the directory yourself once every reader is done"
+            )
         self._dir = os.path.abspath(os.fspath(store_dir))
         # Paths are built by concatenation on the hot path (no os.path.join).
         self._base = os.path.join(self._dir, "")
@@ -135,33 +184,44 @@ class FileConnector:
     def _path(self, key: str) -> str:
         return self._base + check_key(key)
 
-    def _publish(self, key: str, data: Any, *, vectored: bool) -> str:
+    def _error(self, exc: OSError, action: str) -> ConnectorError:
+        return translate_os_error(exc, action=action, store_dir=self._dir)
+
+    def _publish(self, key: str, data: Any, size: int, *, vectored: bool) -> str:
         """Write ``data`` (one flat buffer, or a list of them) to a temporary file, rename it."""
         temp = self._temp_base + key
-        fd = os.open(temp, _WRITE_FLAGS, _FILE_MODE)
         try:
+            fd = os.open(temp, _WRITE_FLAGS, _FILE_MODE)
             try:
-                if vectored:
-                    writev_all(fd, data)
-                else:
-                    write_all(fd, data)
-            finally:
-                os.close(fd)
-            os.replace(temp, self._base + key)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+                try:
+                    if vectored:
+                        writev_all(fd, data)
+                    else:
+                        write_all(fd, data)
+                finally:
+                    os.close(fd)
+                os.replace(temp, self._base + key)
+            except BaseException:
+                _unlink_quietly(temp)
+                raise
+        except OSError as exc:
+            raise self._error(exc, f"writing an object of {size} bytes") from exc
         if self._clear_on_close:
             with self._lock:
                 self._written.add(key)
         return key
 
-    def put(self, data: bytes | bytearray | memoryview) -> str:
-        """Write ``data`` to a new file atomically and return its key."""
-        return self._publish(new_key(), flat_buffer(data), vectored=False)
+    def put(self, data: BytesLike) -> str:
+        """Write ``data`` to a new file atomically and return its key.
 
-    def put_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> str:
+        Raises:
+            ConnectorFullError: The file system or a quota is full (nothing is kept).
+            ConnectorError: Another failure of the file system, typed (see the module).
+        """
+        flat = flat_buffer(data)
+        return self._publish(new_key(), flat, len(flat), vectored=False)
+
+    def put_parts(self, parts: Sequence[BytesLike]) -> str:
         """Write the concatenation of ``parts`` to a new file atomically; return its key.
 
         The parts are written with ``os.writev`` (at most ``IOV_MAX`` per call),
@@ -174,29 +234,62 @@ class FileConnector:
             assert connector.get(key) == b"headbody"
             ```
         """
-        return self._publish(new_key(), flat_buffers(parts), vectored=True)
+        flats = flat_buffers(parts)
+        return self._publish(new_key(), flats, sum(map(len, flats)), vectored=True)
 
-    def put_batch(self, datas: Sequence[bytes | bytearray | memoryview]) -> list[str]:
-        """Write several objects, each atomically; return their keys in order."""
-        return [self._publish(new_key(), flat_buffer(data), vectored=False) for data in datas]
+    def put_batch(self, datas: Sequence[BytesLike]) -> list[str]:
+        """Write several objects, each atomically; return their keys in order.
 
-    def _read(self, path: str, *, evict: bool) -> bytearray | None:
+        All or nothing: if one write fails, the files already written by this
+        call are removed before the error propagates.
+        """
+        keys: list[str] = []
         try:
-            fd = os.open(path, _READ_FLAGS)
-        except FileNotFoundError:
-            return None
-        try:
-            data = read_all(fd, path)
-        finally:
-            os.close(fd)
-        if evict:
+            for data in datas:
+                flat = flat_buffer(data)
+                keys.append(self._publish(new_key(), flat, len(flat), vectored=False))
+        except ConnectorError as exc:
+            self._undo(keys, exc)
+            raise
+        except BaseException:
+            self._undo(keys, None)
+            raise
+        return keys
+
+    def _undo(self, keys: list[str], error: ConnectorError | None) -> None:
+        """Remove the files of ``keys``; record on ``error`` those that could not be removed."""
+        left = []
+        for key in keys:
             try:
-                os.unlink(path)
+                os.unlink(self._base + key)
             except FileNotFoundError:
-                return None  # another reader evicted it first: it got the bytes, not us
+                pass
+            except OSError:
+                left.append(key)
+            self._forget(key)
+        if left and error is not None:
+            record_leftover_keys(error, left)
+
+    def _read(self, path: str, *, evict: bool) -> bytes | None:
+        try:
+            try:
+                fd = os.open(path, _READ_FLAGS)
+            except FileNotFoundError:
+                return None
+            try:
+                data = read_all(fd, path)
+            finally:
+                os.close(fd)
+            if evict:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    return None  # another reader evicted it first: it got the bytes, not us
+        except OSError as exc:
+            raise self._error(exc, "reading an object") from exc
         return data
 
-    def get(self, key: str, *, evict: bool = False) -> bytearray | None:
+    def get(self, key: str, *, evict: bool = False) -> bytes | None:
         """Return the bytes under ``key`` or ``None``; with ``evict`` also remove them.
 
         With ``evict``, the file is read and then unlinked; the reader whose
@@ -206,14 +299,15 @@ class FileConnector:
         Raises:
             InvalidKeyError: ``key`` could not have been returned by
                 [`put`][proxyflow.connectors.file.FileConnector.put].
-            ConnectorError: The file was truncated while being read.
+            ConnectorIOError: The file was truncated while being read.
+            ConnectorError: Another failure of the file system, typed (see the module).
         """
         data = self._read(self._base + check_key(key), evict=evict)
         if evict and data is not None and self._clear_on_close:
             self._forget(key)
         return data
 
-    def get_batch(self, keys: Sequence[str], *, evict: bool = False) -> list[bytearray | None]:
+    def get_batch(self, keys: Sequence[str], *, evict: bool = False) -> list[bytes | None]:
         """Return the bytes of several keys in order, ``None`` for missing ones."""
         for key in keys:
             check_key(key)
@@ -221,12 +315,23 @@ class FileConnector:
 
     def exists(self, key: str) -> bool:
         """Return whether ``key`` holds an object."""
-        return os.path.isfile(self._path(key))
+        try:
+            mode = os.stat(self._path(key)).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise self._error(exc, "looking for an object") from exc
+        return stat.S_ISREG(mode)
 
     def evict(self, key: str) -> None:
         """Delete the object under ``key``; a missing key is ignored."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._path(key))
+        path = self._path(key)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self._error(exc, "deleting an object") from exc
         self._forget(key)
 
     def _forget(self, key: str) -> None:
@@ -242,16 +347,19 @@ class FileConnector:
         """
         objects = 0
         total = 0
-        with os.scandir(self._dir) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                try:
-                    if entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
-                        objects += 1
-                except FileNotFoundError:
-                    continue  # evicted while scanning
+        try:
+            with os.scandir(self._dir) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        if entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+                            objects += 1
+                    except FileNotFoundError:
+                        continue  # evicted while scanning
+        except OSError as exc:
+            raise self._error(exc, "counting objects") from exc
         return {"objects": objects, "bytes": total}
 
     def config(self) -> dict[str, Any]:
@@ -267,7 +375,7 @@ class FileConnector:
                 [`config`][proxyflow.connectors.file.FileConnector.config].
             StoreDirectoryError: The directory is unusable in this process.
         """
-        check_config(cls.kind, config, required=("store_dir",))
+        check_config(cls.kind, config, required=("store_dir",), types={"store_dir": (str,)})
         return cls(config["store_dir"])
 
     def close(self) -> None:
@@ -275,7 +383,8 @@ class FileConnector:
 
         With ``clear_on_close=True``, delete the files this instance wrote and
         has not evicted, then the directories it created if they are empty.
-        Calling it several times is allowed.
+        A file that cannot be deleted is left in place. Calling it several
+        times is allowed.
         """
         if not self._clear_on_close:
             return
@@ -283,8 +392,7 @@ class FileConnector:
             keys = list(self._written)
             self._written.clear()
         for key in keys:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._base + key)
+            _unlink_quietly(self._base + key)
         for directory in reversed(self._created_dirs):
             try:
                 os.rmdir(directory)
@@ -293,3 +401,8 @@ class FileConnector:
             except OSError:
                 break  # not empty (someone else's files) or already gone
         self._created_dirs = []
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

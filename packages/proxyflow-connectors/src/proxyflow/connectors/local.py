@@ -13,7 +13,9 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from proxyflow.connectors._buffers import flat_buffers
+from proxyflow.api.buffers import flat_buffers
+from proxyflow.api.closing import Closeable
+from proxyflow.api.protocols import BytesLike
 from proxyflow.connectors._config import check_config
 from proxyflow.connectors._keys import check_key, new_keys
 from proxyflow.connectors.exceptions import UnknownConnectorInstanceError
@@ -36,12 +38,14 @@ _SHELVES: weakref.WeakValueDictionary[str, _Shelf] = weakref.WeakValueDictionary
 _SHELVES_LOCK = threading.Lock()
 
 
-class LocalConnector:
+class LocalConnector(Closeable):
     """Keeps objects in a ``dict`` of this process, behind a lock.
 
     Objects are copied into immutable ``bytes`` by
-    [`put`][proxyflow.connectors.local.LocalConnector.put], so callers may reuse
-    their buffers. Reads return that ``bytes`` object without a copy.
+    [`put`][proxyflow.connectors.local.LocalConnector.put] (a ``bytes`` object
+    is kept as it is: it cannot change), so callers may reuse their buffers.
+    Reads return that ``bytes`` object without a copy. Batches are all or
+    nothing: nothing is stored until every object of the batch is copied.
 
     **It cannot cross processes.** [`config`][proxyflow.connectors.local.LocalConnector.config]
     names this instance by an id, and
@@ -54,6 +58,9 @@ class LocalConnector:
     Use [`FileConnector`][proxyflow.connectors.file.FileConnector] or
     [`RedisConnector`][proxyflow.connectors.redis.RedisConnector] between
     processes.
+
+    ``config()`` names the in-process dict by ``instance_id`` and ``pid``,
+    both [`location_options`][proxyflow.connectors.local.LocalConnector.location_options].
 
     Example:
         ```python
@@ -68,6 +75,10 @@ class LocalConnector:
     """
 
     kind: ClassVar[str] = "local"
+    location_options: ClassVar[frozenset[str]] = frozenset({"instance_id", "pid"})
+    """Options of ``config()`` that name where the data lives."""
+    client_options: ClassVar[frozenset[str]] = frozenset()
+    """Options of ``config()`` that only tune this process's client: none."""
 
     def __init__(self) -> None:
         self._init_shared(uuid.uuid4().hex, _Shelf())
@@ -81,15 +92,15 @@ class LocalConnector:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(instance_id={self._instance_id!r})"
 
-    def put(self, data: bytes | bytearray | memoryview) -> str:
+    def put(self, data: BytesLike) -> str:
         """Store a copy of ``data`` under a new key and return the key."""
         return self._store([bytes(data)])[0]
 
-    def put_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> str:
+    def put_parts(self, parts: Sequence[BytesLike]) -> str:
         """Store one copy of the concatenation of ``parts`` (joined once); return its key."""
         return self._store([b"".join(flat_buffers(parts))])[0]
 
-    def put_batch(self, datas: Sequence[bytes | bytearray | memoryview]) -> list[str]:
+    def put_batch(self, datas: Sequence[BytesLike]) -> list[str]:
         """Store copies of several objects; return their keys in order."""
         return self._store([bytes(data) for data in datas])
 
@@ -151,7 +162,12 @@ class LocalConnector:
             UnknownConnectorInstanceError: ``config`` comes from another process,
                 or no connector sharing that data is alive any more.
         """
-        check_config(cls.kind, config, required=("instance_id", "pid"))
+        check_config(
+            cls.kind,
+            config,
+            required=("instance_id", "pid"),
+            types={"instance_id": (str,), "pid": (int,)},
+        )
         instance_id = config["instance_id"]
         pid = config["pid"]
         if pid != os.getpid():

@@ -7,85 +7,77 @@ redis-py is an optional dependency: ``pip install 'proxyflow-connectors[redis]'`
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from types import ModuleType
-from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Any, ClassVar
 
-from proxyflow.connectors._buffers import FlatBuffer, flat_buffer, flat_buffers
+from proxyflow.api.buffers import flat_buffer, flat_buffers
+from proxyflow.api.closing import Closeable
+from proxyflow.api.protocols import BytesLike
+from proxyflow.api.urls import redact_url
 from proxyflow.connectors._config import check_config
 from proxyflow.connectors._keys import check_key, new_key, new_keys
+from proxyflow.connectors._redis_client import (
+    ParserChoice,
+    import_redis,
+    location_url,
+    parser_class,
+    server_url,
+    timeout_seconds,
+)
+from proxyflow.connectors._redis_errors import (
+    DEFAULT_MAX_BULK,
+    RedisTarget,
+    is_too_large_reply,
+    too_large,
+    translate,
+)
 from proxyflow.connectors._resp import CRLF, coalesce, command, set_header, set_pieces
 from proxyflow.connectors.exceptions import (
-    ConnectorConnectionError,
+    ConnectorError,
     InvalidConfigError,
-    MissingDependencyError,
+    record_leftover_keys,
 )
 
-__all__ = ["DEFAULT_PASSWORD_ENV", "RedisConnector", "redact_url"]
+__all__ = ["DEFAULT_PASSWORD_ENV", "RedisConnector"]
 
 DEFAULT_PASSWORD_ENV = "PROXYFLOW_REDIS_PASSWORD"
 """Environment variable read for the Redis password when ``password_env`` is not given."""
 
-_SECRET_QUERY_OPTIONS = frozenset({"password"})
-
-ParserChoice = Literal["auto", "python", "hiredis"]
-
-
-def _import_redis() -> ModuleType:
-    try:
-        import redis
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "the 'redis' connector needs redis-py: pip install 'proxyflow-connectors[redis]'"
-        ) from exc
-    return redis
+_MIN_MAX_BULK = 1024 * 1024
+"""The smallest ``proto-max-bulk-len`` Redis allows: smaller values never hit the limit."""
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` without its password (in the user info or a ``password=`` query option).
-
-    The user name is kept: it is not a secret, and a process rebuilding the
-    connector needs it to authenticate as an ACL user with a password taken
-    from the environment.
-
-    Example:
-        ```python
-        redact_url("redis://alice:s3cret@db:6379/0")  # 'redis://alice@db:6379/0'
-        ```
-    """
-    parts = urlsplit(url)
-    userinfo, at, hostinfo = parts.netloc.rpartition("@")
-    netloc = parts.netloc
-    if at:
-        username = userinfo.split(":", 1)[0]
-        netloc = f"{username}@{hostinfo}" if username else hostinfo
-    query = urlencode(
-        [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
-         if name.lower() not in _SECRET_QUERY_OPTIONS]
-    )  # fmt: skip
-    # Built by hand: urlunsplit drops the "//" of "unix://" URLs whose netloc is empty.
-    redacted = f"{parts.scheme}://{netloc}{parts.path}"
-    if query:
-        redacted += f"?{query}"
-    if parts.fragment:
-        redacted += f"#{parts.fragment}"
-    return redacted
-
-
-class RedisConnector:
+class RedisConnector(Closeable):
     """Keeps objects in a Redis server under ``prefix + key``.
 
     * **Lazy**: construction does no I/O; the first command connects.
     * **Bounded waits**: connecting takes at most ``connect_timeout`` seconds and
-      each reply at most ``socket_timeout`` seconds; failures raise
-      [`ConnectorConnectionError`][proxyflow.connectors.exceptions.ConnectorConnectionError] naming
-      the URL without its password. Commands are never retried, so a
-      ``GETDEL`` whose reply was lost is not run twice.
+      each reply at most ``socket_timeout`` seconds. Commands are never
+      retried, so a ``GETDEL`` whose reply was lost is not run twice.
+    * **Typed errors**: every failure is a
+      [`ConnectorError`][proxyflow.connectors.exceptions.ConnectorError] that
+      also derives from the matching ``proxyflow.api`` class, with a message
+      that says what to do: unreachable server
+      ([`ConnectorConnectionError`][proxyflow.connectors.exceptions.ConnectorConnectionError]),
+      no answer in time
+      ([`ConnectorTimeoutError`][proxyflow.connectors.exceptions.ConnectorTimeoutError]),
+      missing or refused password, or an ACL denial
+      ([`ConnectorAuthenticationError`][proxyflow.connectors.exceptions.ConnectorAuthenticationError],
+      naming the URL and the password variable), ``maxmemory`` reached
+      ([`ConnectorFullError`][proxyflow.connectors.exceptions.ConnectorFullError]),
+      a value over ``proto-max-bulk-len``
+      ([`ConnectorObjectTooLargeError`][proxyflow.connectors.exceptions.ConnectorObjectTooLargeError]),
+      a missing database, a replica, a cluster node or a server that is not
+      Redis ([`ConnectorProtocolError`][proxyflow.connectors.exceptions.ConnectorProtocolError]).
+      No redis-py error escapes.
+    * **All or nothing**: when ``put``, ``put_parts`` or ``put_batch`` fails, the
+      keys it wrote are deleted again (one ``DEL``); if that fails too (the
+      server is gone), the error lists them in ``leftover_keys``. After a
+      timeout the removal is best effort: a write the server had not yet
+      processed may still land.
     * **One round trip** per batch: ``put_batch`` and ``get_batch(evict=True)``
       are pipelined, ``get_batch`` is one ``MGET``; ``get(evict=True)`` is one
       ``GETDEL`` (or, on Redis < 6.2, one ``MULTI``/``EXEC`` of ``MGET`` + ``DEL``).
@@ -94,7 +86,7 @@ class RedisConnector:
       ``SET`` framing themselves and hand large values (``bytes``, ``bytearray``,
       memoryviews, the pieces of a pickled numpy array) to the socket as they are,
       with the same timeouts, errors and connection pool as every other command, and
-      whichever reply parser (hiredis or pure Python) is in use.
+      whichever reply parser (hiredis or pure Python) is in use. Reads return ``bytes``.
     * **Thread-safe**: commands share redis-py's connection pool.
     * **No secrets in config()**: the password may come from the URL or from
       the environment variable named by ``password_env`` (by default
@@ -103,16 +95,32 @@ class RedisConnector:
       from its environment.
     * RESP2 is used deliberately (redis-py's RESP3 path is slower for our use).
 
+    ``config()`` holds two kinds of options. The **location**
+    ([`location_options`][proxyflow.connectors.redis.RedisConnector.location_options]:
+    ``url`` (host, port and database, or a unix socket path) and ``prefix``)
+    says which data is read and deleted; the **client settings**
+    ([`client_options`][proxyflow.connectors.redis.RedisConnector.client_options]:
+    ``socket_timeout``, ``connect_timeout`` and ``password_env``, which names
+    where a credential comes from) only tune this process's client. A consumer
+    that rebuilds connectors from events should take the location from the
+    event only after checking it, and the client settings from its own
+    configuration. Query options of the URL other than ``db`` are client
+    settings of redis-py (TLS options, for instance) and travel with the URL.
+
+    For code written for ProxyStore, ``RedisConnector(hostname, port)`` is
+    ``RedisConnector("redis://hostname:port/0")``; ``clear=True`` (``FLUSHDB``
+    on close, which deletes every key of the database, other programs' too)
+    is refused with an error naming the change.
+
     It has no ``stats()``: counting keys needs an O(N) ``SCAN`` of the whole
     keyspace, and a client-side counter would be wrong as soon as another
     process writes or evicts.
 
     Example:
         ```python
-        connector = RedisConnector("redis://127.0.0.1:6379/0", prefix="demo:")
-        key = connector.put(b"hello")
-        assert connector.get(key, evict=True) == b"hello"
-        connector.close()
+        with RedisConnector("redis://127.0.0.1:6379/0", prefix="demo:") as connector:
+            key = connector.put(b"hello")
+            assert connector.get(key, evict=True) == b"hello"
         ```
 
     Attributes:
@@ -120,11 +128,20 @@ class RedisConnector:
     """
 
     kind: ClassVar[str] = "redis"
+    location_options: ClassVar[frozenset[str]] = frozenset({"url", "prefix"})
+    """Options of ``config()`` that name where the data lives (the server, database, prefix)."""
+    client_options: ClassVar[frozenset[str]] = frozenset(
+        {"socket_timeout", "connect_timeout", "password_env"}
+    )
+    """Options of ``config()`` that only tune this process's client (timeouts, credentials)."""
 
     def __init__(
         self,
-        url: str = "redis://127.0.0.1:6379/0",
+        url: str | None = None,
+        port: int | None = None,
         *,
+        hostname: str | None = None,
+        clear: bool | None = None,
         prefix: str = "proxyflow:",
         socket_timeout: float = 5.0,
         connect_timeout: float = 5.0,
@@ -135,7 +152,12 @@ class RedisConnector:
 
         Args:
             url: ``redis://``, ``rediss://`` or ``unix://`` URL, optionally with
-                ``user:password@``.
+                ``user:password@``; by default ``redis://127.0.0.1:6379/0``. With
+                ``port``, a host name instead (ProxyStore's form).
+            port: The port, for ProxyStore's ``RedisConnector(hostname, port)``.
+            hostname: The host, for ProxyStore's ``RedisConnector(hostname=..., port=...)``.
+            clear: Accepted for ProxyStore code: ``False`` (keep the data on
+                close) is what proxyflow always does; ``True`` is refused.
             prefix: Prepended to every key in Redis.
             socket_timeout: Seconds to wait for a reply.
             connect_timeout: Seconds to wait for a connection.
@@ -148,15 +170,23 @@ class RedisConnector:
 
         Raises:
             MissingDependencyError: redis-py (or hiredis, if asked for) is missing.
-            InvalidConfigError: The URL scheme or an option is invalid.
+            InvalidConfigError: The URL, an option or ``clear=True`` is invalid.
         """
-        redis = _import_redis()
+        redis = import_redis()
+        if clear:
+            raise InvalidConfigError(
+                "RedisConnector(clear=True) is ProxyStore's 'FLUSHDB on close', which deletes "
+                "every key of the database, other programs' included; proxyflow does not copy "
+                "it. Drop clear=; objects are deleted when read with evict=True, and a prefix= "
+                "of your own lets you delete the rest with SCAN + DEL"
+            )
         if not isinstance(prefix, str):
             raise InvalidConfigError(f"redis connector prefix must be a str, not {prefix!r}")
-        self._url = redact_url(url)
+        url = server_url(url, port, hostname)
+        self._shown = redact_url(url)
         self._prefix = prefix
-        self._socket_timeout = float(socket_timeout)
-        self._connect_timeout = float(connect_timeout)
+        self._socket_timeout = timeout_seconds("socket_timeout", socket_timeout)
+        self._connect_timeout = timeout_seconds("connect_timeout", connect_timeout)
         self._password_env = password_env
         options: dict[str, Any] = {
             "socket_timeout": self._socket_timeout,
@@ -167,22 +197,33 @@ class RedisConnector:
         password = os.environ.get(password_env or DEFAULT_PASSWORD_ENV)
         if password:
             options["password"] = password  # a password in the URL takes precedence
-        parser_class = _parser_class(parser)
-        if parser_class is not None:
-            options["parser_class"] = parser_class
+        chosen_parser = parser_class(parser)
+        if chosen_parser is not None:
+            options["parser_class"] = chosen_parser
         try:
             self._pool = redis.ConnectionPool.from_url(url, **options)
-        except ValueError as exc:
-            raise InvalidConfigError(f"invalid Redis URL {self._url!r}: {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise InvalidConfigError(f"invalid Redis URL {self._shown!r}: {exc}") from None
+        self._url = location_url(url)
         self._client = redis.Redis(connection_pool=self._pool)
         self._redis = redis
         self._prefix_bytes: bytes = self._pool.get_encoder().encode(prefix)
+        kwargs = self._pool.connection_kwargs
+        self._target = RedisTarget(
+            url=self._shown,
+            db=int(kwargs.get("db") or 0),
+            prefix=prefix,
+            password_env=password_env or DEFAULT_PASSWORD_ENV,
+            connect_timeout=self._connect_timeout,
+            socket_timeout=self._socket_timeout,
+        )
         # redis-py < 5.3 requires a command name for get_connection(); later ones deprecate it.
         parameter = inspect.signature(self._pool.get_connection).parameters.get("command_name")
         needs_name = parameter is not None and parameter.default is inspect.Parameter.empty
         self._connection_args: tuple[str, ...] = ("SET",) if needs_name else ()
         self._getdel_supported = True
         self._getdel_lock = threading.Lock()
+        self._max_bulk: int | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._url!r}, prefix={self._prefix!r})"
@@ -197,68 +238,162 @@ class RedisConnector:
         """The prefix of every Redis key this connector writes."""
         return self._prefix
 
+    @property
+    def hostname(self) -> str | None:
+        """The server's host name (``None`` for a unix socket), as in ProxyStore."""
+        host = self._pool.connection_kwargs.get("host")
+        return None if host is None else str(host)
+
+    @property
+    def port(self) -> int | None:
+        """The server's port (``None`` for a unix socket), as in ProxyStore."""
+        port = self._pool.connection_kwargs.get("port")
+        return None if port is None or "path" in self._pool.connection_kwargs else int(port)
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _error(self, exc: Exception) -> ConnectorError:
+        return translate(self._redis, exc, self._target)
+
     @contextlib.contextmanager
     def _translate_errors(self) -> Iterator[None]:
-        errors = self._redis.exceptions
         try:
             yield
-        except (errors.ConnectionError, errors.TimeoutError) as exc:
-            raise ConnectorConnectionError(
-                f"Redis server at {self._url} unreachable or not answering "
-                f"(connect_timeout={self._connect_timeout}s, "
-                f"socket_timeout={self._socket_timeout}s): {exc}"
-            ) from exc
+        except ConnectorError:
+            raise
+        except (self._redis.exceptions.RedisError, OSError) as exc:
+            raise self._error(exc) from exc
+
+    # -- writing ----------------------------------------------------------------------------
 
     def _name(self, key: str) -> bytes:
         """The Redis key of ``key``, as bytes (``key`` is checked: ASCII only)."""
         return self._prefix_bytes + check_key(key).encode("ascii")
 
-    def _round_trip(self, pieces: Sequence[FlatBuffer], replies: int) -> list[Any]:
+    def _round_trip(self, pieces: Sequence[BytesLike], replies: int) -> list[Any]:
         """Send packed ``pieces`` on a pooled connection and read ``replies`` replies.
 
-        Every reply is read even when one is an error reply, so the connection
-        goes back to the pool clean; the first error reply is then raised. Any
-        other failure closes the connection. Timeouts and connection errors are
-        redis-py's (the connection's socket timeout applies) and reach the
-        caller through `_translate_errors`.
+        Error replies are returned in place (every reply is read, so the
+        connection goes back to the pool clean). Other failures propagate as
+        redis-py raised them (the connection's socket timeout applies).
         """
-        pool = self._pool
-        connection = pool.get_connection(*self._connection_args)
+        return self._exchange(self._pool.get_connection(*self._connection_args), pieces, replies)
+
+    def _exchange(self, connection: Any, pieces: Sequence[BytesLike], replies: int) -> list[Any]:
+        """The body of `_round_trip` on a connection taken from the pool (released here)."""
         try:
             connection.send_packed_command(pieces)
             results: list[Any] = []
-            error: Exception | None = None
             response_error = self._redis.exceptions.ResponseError
             for _ in range(replies):
                 try:
                     results.append(connection.read_response())
                 except response_error as exc:
                     results.append(exc)
-                    error = error or exc
         except BaseException:
             connection.disconnect()
             raise
         finally:
-            pool.release(connection)
-        if error is not None:
-            raise error
+            self._pool.release(connection)
         return results
 
-    def put(self, data: bytes | bytearray | memoryview) -> str:
+    def _checked_round_trip(self, pieces: Sequence[BytesLike], replies: int) -> list[Any]:
+        """Like `_round_trip`, but raise the first error reply (as redis-py's exception)."""
+        results = self._round_trip(pieces, replies)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    def _write(self, keys: list[str], pieces: Sequence[BytesLike], sizes: Sequence[int]) -> None:
+        """Run the ``SET`` commands in ``pieces`` (one per key), all or nothing."""
+        biggest = max(sizes, default=0)
+        limit = self._max_bulk
+        if limit is not None and biggest > limit:
+            raise too_large(self._target, biggest, limit)
+        try:
+            connection = self._pool.get_connection(*self._connection_args)
+        except Exception as exc:  # nothing was sent: nothing to remove
+            raise self._error(exc) from exc
+        names = [self._prefix_bytes + key.encode("ascii") for key in keys]
+        try:
+            results = self._exchange(connection, pieces, len(keys))
+        except Exception as exc:
+            error = self._write_failure(exc, biggest)
+            self._remove(keys, names, error)
+            raise error from exc
+        failures = [result for result in results if isinstance(result, Exception)]
+        if failures:
+            first = failures[0]
+            if is_too_large_reply(str(first)):
+                error = too_large(self._target, biggest, self._probe_max_bulk())
+            else:
+                error = self._error(first)
+            stored = [
+                (key, name)
+                for key, name, result in zip(keys, names, results, strict=True)
+                if not isinstance(result, Exception)
+            ]
+            self._remove([key for key, _ in stored], [name for _, name in stored], error)
+            raise error from first
+
+    def _write_failure(self, exc: Exception, biggest: int) -> ConnectorError:
+        """The error for a write that failed without a reply: maybe a value over the limit.
+
+        Redis closes the connection when a value is over ``proto-max-bulk-len``,
+        which looks like a lost server; the limit is then asked for on a new
+        connection.
+        """
+        errors = self._redis.exceptions
+        lost = isinstance(exc, (errors.ConnectionError, OSError)) and not isinstance(
+            exc, errors.AuthenticationError
+        )
+        if lost and biggest > _MIN_MAX_BULK:
+            limit = self._probe_max_bulk()
+            if (limit is not None and biggest > limit) or (
+                limit is None and biggest > DEFAULT_MAX_BULK
+            ):
+                return too_large(self._target, biggest, limit)
+        return self._error(exc)
+
+    def _probe_max_bulk(self) -> int | None:
+        """Ask the server for ``proto-max-bulk-len`` (``None`` if it will not say); remember it."""
+        try:
+            reply = self._client.execute_command("CONFIG", "GET", "proto-max-bulk-len")
+            limit = int(reply[1])
+        except Exception:
+            return None
+        self._max_bulk = limit
+        return limit
+
+    def _remove(self, keys: list[str], names: list[bytes], error: ConnectorError) -> None:
+        """Delete what a failed write may have stored; record on ``error`` what stays."""
+        if not names:
+            return
+        try:
+            self._client.execute_command("DEL", *names)
+        except Exception:
+            record_leftover_keys(error, keys)
+
+    def put(self, data: BytesLike) -> str:
         """Store ``data`` under a new key with one ``SET`` and return the key.
 
         The value is sent as it is, without being copied into a packed command.
+
+        Raises:
+            ConnectorFullError: The server is at ``maxmemory`` (nothing is kept).
+            ConnectorObjectTooLargeError: ``data`` is over the server's ``proto-max-bulk-len``.
+            ConnectorError: Another failure, typed (see the class docstring).
         """
         key = new_key()
         value = flat_buffer(data)
-        name = self._prefix_bytes + key.encode("ascii")
-        header = set_header(name, len(value))
-        pieces = [header + value + CRLF] if len(value) < 32 * 1024 else [header, value, CRLF]
-        with self._translate_errors():
-            self._round_trip(pieces, 1)
+        size = len(value)
+        header = set_header(self._prefix_bytes + key.encode("ascii"), size)
+        pieces = [header + value + CRLF] if size < 32 * 1024 else [header, value, CRLF]
+        self._write([key], pieces, [size])
         return key
 
-    def put_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> str:
+    def put_parts(self, parts: Sequence[BytesLike]) -> str:
         """Store the concatenation of ``parts`` with one ``SET``, without joining them.
 
         Example:
@@ -269,22 +404,27 @@ class RedisConnector:
         """
         key = new_key()
         values = flat_buffers(parts)
-        name = self._prefix_bytes + key.encode("ascii")
-        header = set_header(name, sum(map(len, values)))
-        with self._translate_errors():
-            self._round_trip(coalesce([header, *values, CRLF]), 1)
+        size = sum(map(len, values))
+        header = set_header(self._prefix_bytes + key.encode("ascii"), size)
+        self._write([key], coalesce([header, *values, CRLF]), [size])
         return key
 
-    def put_batch(self, datas: Sequence[bytes | bytearray | memoryview]) -> list[str]:
-        """Store several objects in one pipelined round trip; return their keys in order."""
+    def put_batch(self, datas: Sequence[BytesLike]) -> list[str]:
+        """Store several objects in one pipelined round trip; return their keys in order.
+
+        All or nothing: if any ``SET`` fails (``maxmemory`` reached part way,
+        say), the keys of the batch that were written are deleted again before
+        the error propagates.
+        """
         if not datas:
             return []
         keys = new_keys(len(datas))
-        prefix = self._prefix_bytes
-        names = [prefix + key.encode("ascii") for key in keys]
-        with self._translate_errors():
-            self._round_trip(set_pieces(names, flat_buffers(datas)), len(keys))
+        values = flat_buffers(datas)
+        names = [self._prefix_bytes + key.encode("ascii") for key in keys]
+        self._write(keys, set_pieces(names, values), [len(value) for value in values])
         return keys
+
+    # -- reading ----------------------------------------------------------------------------
 
     def get(self, key: str, *, evict: bool = False) -> bytes | None:
         """Return the bytes under ``key`` or ``None``; with ``evict`` also remove them.
@@ -292,14 +432,14 @@ class RedisConnector:
         Raises:
             InvalidKeyError: ``key`` could not have been returned by
                 [`put`][proxyflow.connectors.redis.RedisConnector.put].
-            ConnectorConnectionError: The server cannot be reached.
+            ConnectorError: The server cannot be reached, or another failure, typed.
         """
         name = self._name(key)
         if evict and not self._getdel_supported:
             return self._get_names([name], evict=True)[0]
         with self._translate_errors():
             try:
-                value: bytes | None = self._round_trip(
+                value: bytes | None = self._checked_round_trip(
                     [command(b"GETDEL" if evict else b"GET", name)], 1
                 )[0]
                 return value
@@ -322,7 +462,7 @@ class RedisConnector:
                 return values
             if self._getdel_supported:
                 try:
-                    return self._round_trip(
+                    return self._checked_round_trip(
                         coalesce(command(b"GETDEL", name) for name in names), len(names)
                     )
                 except self._redis.exceptions.ResponseError as exc:
@@ -352,11 +492,16 @@ class RedisConnector:
         with self._translate_errors():
             self._client.execute_command("DEL", name)
 
+    # -- configuration ----------------------------------------------------------------------
+
     def config(self) -> dict[str, Any]:
         """Return the URL without password, and the options that differ from their defaults.
 
         Defaults are left out so that the config, which travels in every stream
-        event, stays small.
+        event, stays small. ``url`` and ``prefix`` are the location
+        ([`location_options`][proxyflow.connectors.redis.RedisConnector.location_options]);
+        the others are client settings
+        ([`client_options`][proxyflow.connectors.redis.RedisConnector.client_options]).
         """
         config: dict[str, Any] = {"url": self._url}
         for name, value in (
@@ -382,6 +527,13 @@ class RedisConnector:
             config,
             required=("url",),
             optional=("prefix", "socket_timeout", "connect_timeout", "password_env"),
+            types={
+                "url": (str,),
+                "prefix": (str,),
+                "socket_timeout": (int, float),
+                "connect_timeout": (int, float),
+                "password_env": (str, type(None)),
+            },
         )
         return cls(config["url"], **{k: v for k, v in config.items() if k != "url"})
 
@@ -397,23 +549,3 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
     "password_env": None,
 }
 """Constructor defaults that `RedisConnector.config` leaves out."""
-
-
-def _parser_class(choice: str) -> type[Any] | None:
-    """Return the redis-py parser class for ``choice`` (``None`` lets redis-py choose)."""
-    if choice == "auto":
-        return None
-    parsers = importlib.import_module("redis._parsers")
-    if choice == "python":
-        python_parser: type[Any] = parsers._RESP2Parser
-        return python_parser
-    if choice == "hiredis":
-        try:
-            importlib.import_module("hiredis")
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "parser='hiredis' needs hiredis: pip install 'proxyflow-connectors[hiredis]'"
-            ) from exc
-        hiredis_parser: type[Any] = parsers._HiredisParser
-        return hiredis_parser
-    raise InvalidConfigError(f"parser must be 'auto', 'python' or 'hiredis', not {choice!r}")

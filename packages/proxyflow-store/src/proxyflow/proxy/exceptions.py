@@ -3,7 +3,7 @@
 Hierarchy:
 
 ```text
-Exception
+proxyflow.api.ProxyflowError
  └── ProxyError                 base of every proxy error
       └── ProxyResolveError     the factory failed; ``__cause__`` holds why
 ```
@@ -11,18 +11,22 @@ Exception
 
 from __future__ import annotations
 
+from proxyflow.api.exceptions import ProxyflowError
+
 __all__ = ["ProxyError", "ProxyResolveError"]
 
 
-class ProxyError(Exception):
+class ProxyError(ProxyflowError):
     """Base class of the errors raised by [`proxyflow.proxy`][proxyflow.proxy]."""
 
 
 class ProxyResolveError(ProxyError):
     """A proxy's factory raised while resolving the target.
 
-    The original exception is chained as ``__cause__``. A failed resolution is
-    not cached: the next use of the proxy calls the factory again.
+    The original exception is chained as ``__cause__`` and is also the
+    [`cause`][proxyflow.proxy.exceptions.ProxyResolveError.cause] attribute, as
+    in ProxyStore. A failed resolution is not cached: the next use of the proxy
+    calls the factory again.
 
     Examples:
         >>> from proxyflow.proxy import Proxy, ProxyResolveError
@@ -33,3 +37,8 @@ class ProxyResolveError(ProxyError):
         ...     type(exc.__cause__).__name__
         'ZeroDivisionError'
     """
+
+    @property
+    def cause(self) -> BaseException | None:
+        """The exception the factory raised (the same as ``__cause__``)."""
+        return self.__cause__

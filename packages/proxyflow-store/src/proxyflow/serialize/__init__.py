@@ -32,7 +32,6 @@ from proxyflow.serialize.format import deserialize, serialize, serialize_parts
 from proxyflow.serialize.registry import (
     CUSTOM_SERIALIZER,
     DEFAULT_SERIALIZER,
-    BytesLike,
     Deserializer,
     Serializer,
     get_serializer,
@@ -43,7 +42,6 @@ from proxyflow.serialize.registry import (
 __all__ = [
     "CUSTOM_SERIALIZER",
     "DEFAULT_SERIALIZER",
-    "BytesLike",
     "Deserializer",
     "SerializationError",
     "Serializer",

@@ -3,7 +3,7 @@
 Hierarchy:
 
 ```text
-Exception
+proxyflow.api.ProxyflowError
  └── SerializationError          an object could not be (de)serialized
       ├── UnknownSerializerError no serializer registered under that name (also LookupError)
       └── SerializerExistsError  the name is taken (or reserved)
@@ -16,10 +16,12 @@ the original exception as ``__cause__``.
 
 from __future__ import annotations
 
+from proxyflow.api.exceptions import ProxyflowError
+
 __all__ = ["SerializationError", "SerializerExistsError", "UnknownSerializerError"]
 
 
-class SerializationError(Exception):
+class SerializationError(ProxyflowError):
     """An object could not be serialized, or bytes could not be deserialized.
 
     Raised for unpicklable objects (lambdas, locks...) and for corrupt,

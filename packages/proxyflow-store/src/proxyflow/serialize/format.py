@@ -4,13 +4,13 @@ Every payload that is not raw binary starts with a one-byte *tag*. The tags are
 ``0xF8``-``0xFB``: byte values that never start valid UTF-8 and rarely start
 binary formats, so raw binary payloads can almost always travel untagged.
 
-| tag    | name        | body (after the tag byte)                                       |
-|--------|-------------|-----------------------------------------------------------------|
-| (none) | raw         | the whole payload (empty, or not starting with a tag byte)      |
-| `0xF8` | escaped raw | raw binary data that happens to start with a tag byte           |
-| `0xF9` | str         | UTF-8 text                                                      |
-| `0xFA` | pickle 5    | header, pickle stream, out-of-band buffers (below)              |
-| `0xFB` | (reserved)  | rejected as an unknown tag                                      |
+| tag    | name        | body (after the tag byte)                    | read back as |
+|--------|-------------|----------------------------------------------|--------------|
+| (none) | raw         | the whole payload (empty, or not starting with a tag byte) | `bytes` |
+| `0xF8` | escaped raw | raw binary data that happens to start with a tag byte | `bytes` |
+| `0xF9` | str         | UTF-8 text                                   | `str`        |
+| `0xFA` | pickle 5    | header, pickle stream, out-of-band buffers (below) | the object |
+| `0xFB` | bytearray   | the bytes of a `bytearray`                   | `bytearray`  |
 
 Pickle 5 layout (all integers little-endian):
 
@@ -25,26 +25,36 @@ offset        size       field
                          bytes from the start of the payload (zero padding)
 ```
 
+Types: the type serialized is the type deserialized. ``bytes`` come back as
+``bytes``, ``bytearray`` as ``bytearray``, ``str`` as ``str``; a
+``memoryview`` comes back as ``bytes`` (a view cannot outlive the memory it
+shows), whatever buffer type the connector or broker hands over.
+
 Copies:
 
-* ``bytes``/``bytearray``/``memoryview`` are returned **as is** (no copy; a
+* ``bytes`` and ``memoryview`` are returned **as is** (no copy; a
   memoryview that is not flat unsigned bytes is returned as a flat
   ``cast("B")`` view of the same memory). Only a payload whose first byte is a
-  tag byte is escaped, at the cost of one copy.
+  tag byte is escaped, at the cost of one copy. Reading a raw payload costs no
+  copy when it arrives as ``bytes`` (as from the built-in connectors), one
+  copy into ``bytes`` otherwise.
+* ``bytearray`` is prefixed with its tag: one copy for
+  [`serialize`][proxyflow.serialize.format.serialize], none for
+  [`serialize_parts`][proxyflow.serialize.format.serialize_parts] (the tag and
+  the bytearray are two pieces). Reading one copies it into a new
+  ``bytearray``, which the caller owns.
 * ``str`` is encoded to UTF-8 and prefixed with its tag.
 * Anything else is pickled with protocol 5 and a ``buffer_callback``: large
   contiguous buffers (numpy arrays, ``pickle.PickleBuffer``) are laid out after
   the stream in **one** preallocated ``bytearray``, so each is copied exactly
   once. Deserializing passes memoryview slices of the input as ``buffers=``,
   so the rebuilt objects share memory with the input (zero copies). An array
-  rebuilt from an immutable input (``bytes``) is therefore read-only.
+  rebuilt from an immutable input (``bytes``, what the built-in connectors
+  return) is therefore read-only: ``array.copy()`` makes a writable one.
 * [`serialize_parts`][proxyflow.serialize.format.serialize_parts] returns the
   same bytes as a list of pieces whose out-of-band buffers are views of the
   object's memory (zero copies), for connectors that write pieces with one
   vectored call.
-
-Binary payloads come back in the buffer type the connector returns (for
-example ``bytes`` from Redis even if a ``bytearray`` was stored).
 """
 
 from __future__ import annotations
@@ -55,7 +65,15 @@ from typing import Any
 
 from proxyflow.serialize.exceptions import SerializationError
 
-__all__ = ["TAG_ESCAPED", "TAG_PICKLE5", "TAG_STR", "deserialize", "serialize", "serialize_parts"]
+__all__ = [
+    "TAG_BYTEARRAY",
+    "TAG_ESCAPED",
+    "TAG_PICKLE5",
+    "TAG_STR",
+    "deserialize",
+    "serialize",
+    "serialize_parts",
+]
 
 TAG_ESCAPED = 0xF8
 """Tag of raw binary data whose first byte collides with a tag byte."""
@@ -63,12 +81,15 @@ TAG_STR = 0xF9
 """Tag of UTF-8 text."""
 TAG_PICKLE5 = 0xFA
 """Tag of a pickle protocol 5 stream followed by its out-of-band buffers."""
+TAG_BYTEARRAY = 0xFB
+"""Tag of the bytes of a ``bytearray`` (read back as a ``bytearray``)."""
 _TAG_FIRST, _TAG_LAST = 0xF8, 0xFB
-_KNOWN = {TAG_ESCAPED, TAG_STR, TAG_PICKLE5}
 _HEAD = struct.Struct("<IQ")
 _HEAD_END = 1 + _HEAD.size
 _ALIGN = 64
 _TAG_PICKLE5_BYTE = bytes((TAG_PICKLE5,))
+_TAG_BYTEARRAY_BYTE = bytes((TAG_BYTEARRAY,))
+_TAG_STR_BYTE = bytes((TAG_STR,))
 _ZEROS = bytes(_ALIGN)
 
 
@@ -84,7 +105,7 @@ def _flat(data: Any) -> memoryview:
     return view
 
 
-def _serialize_raw(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+def _serialize_raw(data: bytes | memoryview) -> bytes | bytearray | memoryview:
     if isinstance(data, memoryview):
         if not data.contiguous:
             data = data.tobytes()  # a strided view has no single buffer to hand on
@@ -168,7 +189,8 @@ def serialize_parts(obj: Any) -> list[bytes | bytearray | memoryview]:
         obj: Any object [`serialize`][proxyflow.serialize.format.serialize] accepts.
 
     Returns:
-        The pieces, in order: one piece for raw binary data and text.
+        The pieces, in order: one piece for raw binary data and text, two for
+            a ``bytearray`` (its tag, then the bytearray itself).
 
     Raises:
         SerializationError: If ``obj`` cannot be pickled.
@@ -182,8 +204,10 @@ def serialize_parts(obj: Any) -> list[bytes | bytearray | memoryview]:
         {'a': [1, 2]}
     """
     kind = type(obj)
-    if kind is bytes or kind is bytearray or kind is memoryview or kind is str:
+    if kind is bytes or kind is memoryview or kind is str:
         return [serialize(obj)]
+    if kind is bytearray:
+        return [_TAG_BYTEARRAY_BYTE, obj] if obj else [_TAG_BYTEARRAY_BYTE]
     header, stream, raws, offsets, _total = _pickle_layout(obj)
     parts: list[bytes | bytearray | memoryview] = [header, stream]
     end = len(header) + len(stream)
@@ -200,11 +224,12 @@ def serialize(obj: Any) -> bytes | bytearray | memoryview:
     """Serialize ``obj`` into the tagged format described in this module.
 
     Args:
-        obj: Any picklable object. ``bytes``, ``bytearray`` and ``memoryview``
-            pass through without a copy; ``str`` is stored as UTF-8.
+        obj: Any picklable object. ``bytes`` and ``memoryview`` pass through
+            without a copy; a ``bytearray`` is tagged (one copy); ``str`` is
+            stored as UTF-8.
 
     Returns:
-        A bytes-like payload (``obj`` itself for raw binary data).
+        A bytes-like payload (``obj`` itself for ``bytes`` and flat memoryviews).
 
     Raises:
         SerializationError: If ``obj`` cannot be pickled (a lambda, a lock...).
@@ -218,10 +243,12 @@ def serialize(obj: Any) -> bytes | bytearray | memoryview:
         {'a': [1, 2]}
     """
     kind = type(obj)
-    if kind is bytes or kind is bytearray or kind is memoryview:
+    if kind is bytes or kind is memoryview:
         return _serialize_raw(obj)
     if kind is str:
-        return b"".join((bytes((TAG_STR,)), obj.encode("utf-8")))
+        return b"".join((_TAG_STR_BYTE, obj.encode("utf-8")))
+    if kind is bytearray:
+        return b"".join((_TAG_BYTEARRAY_BYTE, obj))
     return _serialize_pickle(obj)
 
 
@@ -261,17 +288,15 @@ def deserialize(data: bytes | bytearray | memoryview) -> Any:
             afterwards.
 
     Returns:
-        The object. Raw binary payloads are returned as given.
+        The object, of the type that was serialized: raw binary payloads come
+        back as ``bytes`` (``data`` itself when it is ``bytes``, else a copy),
+        tagged ``bytearray`` payloads as a new ``bytearray``.
 
     Raises:
-        SerializationError: If ``data`` is not bytes-like, is truncated or
-            corrupt, or starts with an unknown tag.
+        SerializationError: If ``data`` is not bytes-like, or is truncated or corrupt.
     """
-    kind = type(data)
-    if (kind is bytes or kind is bytearray) and (
-        not data or not _TAG_FIRST <= data[0] <= _TAG_LAST
-    ):
-        return data  # raw binary, the common case for connectors' bytes/bytearray: no view
+    if type(data) is bytes and (not data or not _TAG_FIRST <= data[0] <= _TAG_LAST):
+        return data  # raw binary as bytes, the common case: no copy, no view
     try:
         view = _flat(data)
     except (TypeError, ValueError) as exc:
@@ -279,15 +304,15 @@ def deserialize(data: bytes | bytearray | memoryview) -> Any:
             f"expected a contiguous bytes-like object, got {type(data).__name__}"
         ) from exc
     if len(view) == 0 or not _TAG_FIRST <= view[0] <= _TAG_LAST:
-        return data
+        return bytes(view)  # raw binary handed over as a bytearray or a view
     tag = view[0]
-    if tag == TAG_ESCAPED:
-        return data[1:]
+    if tag == TAG_PICKLE5:
+        return _deserialize_pickle(view)
     if tag == TAG_STR:
         try:
             return str(view[1:], "utf-8")
         except UnicodeDecodeError as exc:
             raise SerializationError(f"corrupt text payload: {exc}") from exc
-    if tag == TAG_PICKLE5:
-        return _deserialize_pickle(view)
-    raise SerializationError(f"unknown serialization tag 0x{tag:02X}")
+    if tag == TAG_ESCAPED:
+        return bytes(view[1:])
+    return bytearray(view[1:])  # TAG_BYTEARRAY, the last of the four tags

@@ -28,13 +28,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
+from proxyflow.api.protocols import BytesLike
 from proxyflow.serialize.exceptions import SerializerExistsError, UnknownSerializerError
 from proxyflow.serialize.format import deserialize, serialize
 
 __all__ = [
     "CUSTOM_SERIALIZER",
     "DEFAULT_SERIALIZER",
-    "BytesLike",
     "Deserializer",
     "Serializer",
     "get_serializer",
@@ -42,10 +42,8 @@ __all__ = [
     "serializer_name",
 ]
 
-BytesLike: TypeAlias = bytes | bytearray | memoryview
-"""What a serializer produces and a deserializer consumes."""
 Serializer: TypeAlias = Callable[[Any], BytesLike]
-"""Turns an object into bytes.
+"""Turns an object into bytes (a [`BytesLike`][proxyflow.api.protocols.BytesLike]).
 
 Raises [`SerializationError`][proxyflow.serialize.exceptions.SerializationError] when it cannot.
 """

@@ -1,5 +1,13 @@
 """The [`Store`][proxyflow.store.Store], its config, registries and the `Connector` protocol.
 
+Modules import one another in one direction only: ``exceptions``, ``config``,
+``protocols``, ``cache``, ``metrics`` and ``connector_registry`` import none of
+the others below; ``registry`` (named stores) comes next, then ``factory``
+(the [`StoreFactory`][proxyflow.store.factory.StoreFactory] of proxies, which
+finds its store through the registry), then ``store`` (the
+[`Store`][proxyflow.store.Store], which makes factories, and hands the
+registry the function that builds a store from a config).
+
 Examples:
     >>> from proxyflow.connectors.local import LocalConnector  # doctest: +SKIP
     >>> from proxyflow.store import Store, register_store
@@ -24,6 +32,7 @@ from proxyflow.store.connector_registry import (
     register_connector_class,
 )
 from proxyflow.store.exceptions import (
+    NotAStoreProxyError,
     ObjectMissingError,
     StoreClosedError,
     StoreConfigError,
@@ -40,12 +49,14 @@ from proxyflow.store.protocols import (
     Connector,
     CountingConnector,
     Key,
+    StoreBackedFactory,
     VectoredConnector,
 )
 from proxyflow.store.registry import (
     get_or_create_store,
     get_store,
     register_store,
+    store_registration,
     unregister_store,
 )
 from proxyflow.store.store import VECTORED_PUT_MIN_BYTES, Store
@@ -60,8 +71,10 @@ __all__ = [
     "CountingConnector",
     "Key",
     "LRUCache",
+    "NotAStoreProxyError",
     "ObjectMissingError",
     "Store",
+    "StoreBackedFactory",
     "StoreClosedError",
     "StoreConfig",
     "StoreConfigError",
@@ -79,5 +92,6 @@ __all__ = [
     "get_store",
     "register_connector_class",
     "register_store",
+    "store_registration",
     "unregister_store",
 ]

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["LRUCache"]
+__all__ = ["LRUCache", "cache_id"]
 
 _MISS: tuple[bool, Any] = (False, None)
+
+
+def cache_id(key: Any) -> Hashable:
+    """Return a hashable stand-in for a connector key (keys are small JSON values)."""
+    try:
+        hash(key)
+    except TypeError:
+        return json.dumps(key, sort_keys=True)
+    return key  # type: ignore[no-any-return]
 
 
 class LRUCache:

@@ -3,15 +3,22 @@
 Hierarchy:
 
 ```text
-Exception
+proxyflow.api.ProxyflowError
  └── StoreError                    base of every store error
       ├── StoreClosedError         the store was closed (also RuntimeError)
       ├── ObjectMissingError       no object under a key (also KeyError)
       ├── StoreExistsError         a store name is taken by another instance
+      ├── NotAStoreProxyError      a proxy whose factory reads no store (also TypeError)
       └── StoreConfigError         an invalid store config (also ValueError)
            └── UnknownConnectorError   no connector of that kind is installed
                                        (also LookupError)
 ```
+
+Failures of the storage itself (full, unreachable, refused...) are the
+connector's errors, subclasses of the
+[`proxyflow.api.exceptions`][proxyflow.api.exceptions] classes such as
+[`BackendFullError`][proxyflow.api.exceptions.BackendFullError]: a store lets
+them through unchanged.
 
 Serialization problems raise
 [`proxyflow.serialize.SerializationError`][proxyflow.serialize.SerializationError]
@@ -23,7 +30,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxyflow.api.exceptions import ProxyflowError
+
 __all__ = [
+    "NotAStoreProxyError",
     "ObjectMissingError",
     "StoreClosedError",
     "StoreConfigError",
@@ -33,7 +43,7 @@ __all__ = [
 ]
 
 
-class StoreError(Exception):
+class StoreError(ProxyflowError):
     """Base class of the errors raised by [`proxyflow.store`][proxyflow.store]."""
 
 
@@ -67,6 +77,16 @@ class ObjectMissingError(StoreError, KeyError):
 
 class StoreExistsError(StoreError):
     """Another store instance is already registered under that name."""
+
+
+class NotAStoreProxyError(StoreError, TypeError):
+    """A proxy was given where a store-backed proxy is needed, but its factory reads no store.
+
+    Raised by [`get_store`][proxyflow.store.registry.get_store] for a proxy
+    whose factory is not a
+    [`StoreBackedFactory`][proxyflow.store.protocols.StoreBackedFactory] (a
+    plain ``Proxy(lambda: ...)``, say).
+    """
 
 
 class StoreConfigError(StoreError, ValueError):

@@ -17,7 +17,7 @@ from proxyflow.store.registry import get_or_create_store
 if TYPE_CHECKING:
     from proxyflow.store.store import Store
 
-__all__ = ["StoreFactory"]
+__all__ = ["StoreFactory", "reported_type"]
 
 _MISSING: Any = object()
 _DEFAULT_CACHE_SIZE = 16
@@ -26,16 +26,17 @@ _DEFAULT_CACHE_SIZE = 16
 class StoreFactory:
     """Reads one object from a store when called: the factory of store proxies.
 
-    On call it finds the store through
-    [`get_or_create_store`][proxyflow.store.get_or_create_store] (so a process that has never
-    seen the store rebuilds it from ``config``) and reads ``key``. A factory
-    made by [`Store.proxy`][proxyflow.store.store.Store.proxy] in this process
-    uses that store directly while it is open.
+    On call it reads ``key`` from its store: the store given as ``store`` while
+    that store is open (what [`Store.proxy`][proxyflow.store.store.Store.proxy]
+    does), else the store registered for ``config`` in this process, found or
+    built by [`get_or_create_store`][proxyflow.store.get_or_create_store] (so a
+    process that has never seen the store rebuilds it from ``config``).
 
     Its pickle is a compact tuple (the key, the config as compact JSON, the
-    target type and the flags), not the dataclass, and a proxy of it pickles
+    target type and the flags), not the object, and a proxy of it pickles
     as one call (``__proxy_reduce__``), so proxies stay small on the wire:
-    about 110 bytes plus the connector options' JSON.
+    about 110 bytes plus the connector options' JSON. The ``store`` binding is
+    never pickled.
 
     Args:
         key: The connector key of the object.
@@ -44,6 +45,8 @@ class StoreFactory:
         target_type: The type of the object, reported by unresolved proxies.
         deserializer: A registered serializer name to read with, when the
             object was not written with the store's own serializer.
+        store: The store to read from in this process while it is open; it
+            is held by a weak reference.
 
     Raises:
         ObjectMissingError: When called, if nothing is stored under ``key``
@@ -68,20 +71,26 @@ class StoreFactory:
         evict: bool = False,
         target_type: type | None = None,
         deserializer: str | None = None,
+        store: Store | None = None,
     ) -> None:
         self.key = key
         self.config = config
         self.evict = evict
         self.target_type = target_type
         self.deserializer = deserializer
-        self._store: weakref.ref[Store] | None = None
+        self._store: weakref.ref[Store] | None = None if store is None else weakref.ref(store)
 
-    def _bind(self, store: Store) -> StoreFactory:
-        """Let calls in this process use ``store`` directly while it is open."""
-        self._store = weakref.ref(store)
-        return self
+    def get_store(self) -> Store:
+        """Return the store this factory reads from, without reading anything.
 
-    def _get_store(self) -> Store:
+        The store given at construction while it is open, else the store
+        registered for ``config`` (built and registered if this process has none).
+
+        Raises:
+            StoreExistsError: If another store with a different config holds the name.
+            StoreConfigError: If the config is invalid.
+            UnknownConnectorError: If its connector kind is not installed.
+        """
         store = self._store() if self._store is not None else None
         if store is None or store.closed:
             store = get_or_create_store(self.config)
@@ -96,13 +105,21 @@ class StoreFactory:
         Raises:
             ObjectMissingError: If the key holds no object.
         """
-        store = self._get_store()
+        store = self.get_store()
         value = store.get(
             self.key, evict=self.evict, default=_MISSING, deserializer=self.deserializer
         )
         if value is _MISSING:
             raise ObjectMissingError(self.key, store.name)
         return value
+
+    def resolve(self) -> Any:
+        """Read the object from its store: the same as calling the factory.
+
+        Raises:
+            ObjectMissingError: If the key holds no object.
+        """
+        return self()
 
     def _args(self) -> tuple[Any, ...]:
         args: tuple[Any, ...] = (
@@ -147,6 +164,16 @@ class StoreFactory:
             f"connector={self.config.connector!r}, evict={self.evict!r}, "
             f"target_type={getattr(self.target_type, '__qualname__', None)!r})"
         )
+
+
+def reported_type(obj: object) -> type:
+    """Return the type a store proxy of ``obj`` reports before it resolves, and resolves to.
+
+    The type put is the type returned, except a ``memoryview``, which comes
+    back as ``bytes`` (a view cannot outlive the memory it shows).
+    """
+    kind = type(obj)
+    return bytes if kind is memoryview else kind
 
 
 @functools.lru_cache(maxsize=256)

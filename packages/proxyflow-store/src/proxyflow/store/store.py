@@ -2,62 +2,42 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import weakref
 from collections.abc import Hashable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
+from proxyflow.api.buffers import nbytes
+from proxyflow.api.closing import Closeable
+from proxyflow.api.protocols import BytesLike, Connector, Key, VectoredConnector
 from proxyflow.proxy import Proxy
 from proxyflow.serialize import (
-    CUSTOM_SERIALIZER,
-    DEFAULT_SERIALIZER,
-    BytesLike,
     Deserializer,
-    SerializationError,
     Serializer,
-    UnknownSerializerError,
+    deserialize,
     get_serializer,
     serialize,
     serialize_parts,
-    serializer_name,
 )
 from proxyflow.store import registry
-from proxyflow.store.cache import LRUCache
+from proxyflow.store._reading import read_batch
+from proxyflow.store._serializers import choose_serializer, dump, load, registered_name
+from proxyflow.store._writing import VECTORED_PUT_MIN_BYTES, put_pieces, put_pieces_batch
+from proxyflow.store.cache import LRUCache, cache_id
 from proxyflow.store.config import StoreConfig
 from proxyflow.store.connector_registry import connector_from_config
 from proxyflow.store.exceptions import StoreClosedError, StoreConfigError
-from proxyflow.store.factory import StoreFactory
+from proxyflow.store.factory import StoreFactory, reported_type
 from proxyflow.store.metrics import StoreMetrics
-from proxyflow.store.protocols import Connector, Key, VectoredConnector
 
 __all__ = ["VECTORED_PUT_MIN_BYTES", "Store"]
 
 T = TypeVar("T")
-
-VECTORED_PUT_MIN_BYTES = 64 * 1024
-"""Serialized size from which a store hands pickled objects to ``put_parts`` in pieces.
-
-Below it, joining the (small) pieces costs less than a vectored write.
-"""
+_S = TypeVar("_S", bound="Store")
 
 
-def _cache_id(key: Key) -> Hashable:
-    """A hashable stand-in for a key (keys are small JSON values)."""
-    try:
-        hash(key)
-    except TypeError:
-        return json.dumps(key, sort_keys=True)
-    return key  # type: ignore[no-any-return]
-
-
-def _nbytes(data: BytesLike) -> int:
-    return data.nbytes if isinstance(data, memoryview) else len(data)
-
-
-class Store:
+class Store(Closeable):
     """Puts Python objects into a connector and gets them (or lazy proxies) back.
 
     A store serializes objects (by default with
@@ -69,6 +49,11 @@ class Store:
     [`StoreConfig`][proxyflow.store.config.StoreConfig] and a key, so another
     process can resolve them.
 
+    **Types come back as they were put**: ``bytes`` as ``bytes``, ``bytearray``
+    as ``bytearray``, ``str`` as ``str``, a ``memoryview`` as ``bytes`` (a view
+    cannot outlive the memory it shows), whatever the connector; other objects
+    are pickled.
+
     When the connector is a [`VectoredConnector`][proxyflow.store.VectoredConnector] and the
     default serializer is used, a large pickled object (from
     [`VECTORED_PUT_MIN_BYTES`][proxyflow.store.store.VECTORED_PUT_MIN_BYTES]) is
@@ -76,9 +61,15 @@ class Store:
     buffers, e.g. a numpy array's own memory), so it is written without first
     being copied into one buffer.
 
-    The store is thread-safe. [`close`][proxyflow.store.store.Store.close]
-    releases the connector but never deletes shared data; any operation
-    afterwards raises [`StoreClosedError`][proxyflow.store.StoreClosedError].
+    Writes are all or nothing: when ``put_batch`` raises, none of its objects
+    stays stored. Failures of the storage are the connector's typed errors
+    (subclasses of [`proxyflow.api.exceptions`][proxyflow.api.exceptions]
+    classes such as ``BackendFullError``), passed through unchanged.
+
+    The store is thread-safe and a context manager.
+    [`close`][proxyflow.store.store.Store.close] releases the connector but
+    never deletes shared data; any operation afterwards raises
+    [`StoreClosedError`][proxyflow.store.StoreClosedError].
 
     Serializer selection: ``None`` uses ``"default"``; a ``str`` names a
     registered serializer; a callable is looked up in the registry to record
@@ -86,7 +77,9 @@ class Store:
     *unregistered* callable is recorded as ``"custom"``: it needs
     ``deserializer=`` here, and every other process must pass its own
     ``deserializer=`` to [`from_config`][proxyflow.store.store.Store.from_config]
-    / [`get_or_create_store`][proxyflow.store.get_or_create_store].
+    / [`get_or_create_store`][proxyflow.store.get_or_create_store]. A name not
+    registered in this process is accepted with a ``deserializer=``: the store
+    then reads, and writes only with an explicit ``serializer=``.
 
     Args:
         name: The store name (unique among registered stores of a process).
@@ -95,11 +88,16 @@ class Store:
         deserializer: Deserializer overriding the one registered with the serializer.
         cache_size: Entries in the cache of deserialized objects; ``0`` disables it.
         metrics: Record per-operation [`StoreMetrics`][proxyflow.store.StoreMetrics].
+        register: Register the store under its name now (as
+            [`register_store`][proxyflow.store.register_store] does); it leaves
+            the registry when closed.
 
     Raises:
         StoreConfigError: If ``name`` or ``cache_size`` is invalid, or an
             unregistered serializer callable comes without a deserializer.
-        UnknownSerializerError: If ``serializer`` names no registered serializer.
+        UnknownSerializerError: If ``serializer`` names no registered
+            serializer and no ``deserializer`` is given.
+        StoreExistsError: If ``register`` is true and another store holds the name.
 
     Examples:
         >>> from proxyflow.connectors.local import LocalConnector  # doctest: +SKIP
@@ -120,6 +118,7 @@ class Store:
         deserializer: Deserializer | None = None,
         cache_size: int = 16,
         metrics: bool = False,
+        register: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise StoreConfigError(f"a store name must be a non-empty str, got {name!r}")
@@ -134,15 +133,17 @@ class Store:
         self._ref = weakref.ref(self)
         self._lock = threading.Lock()
         self._config: StoreConfig | None = None
-        self._serializer: Serializer | None
-        self._serializer_name, self._serializer, self._deserializer = _select(
-            serializer, deserializer
-        )
+        choice = choose_serializer(serializer, deserializer)
+        self._serializer_name = choice.name
+        self._serializer = choice.dumps
+        self._deserializer = choice.loads
         self._put_parts = (
             connector.put_parts
-            if self._serializer is serialize and isinstance(connector, VectoredConnector)
+            if choice.dumps is serialize and isinstance(connector, VectoredConnector)
             else None
         )
+        if register:
+            registry.register_store(self)
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -166,6 +167,16 @@ class Store:
         """The metrics of this instance, or ``None`` when not enabled."""
         return self._metrics
 
+    @property
+    def serializer(self) -> Serializer | None:
+        """The serializer objects are written with (``None``: not registered here, read only)."""
+        return self._serializer
+
+    @property
+    def deserializer(self) -> Deserializer:
+        """The deserializer objects are read with."""
+        return self._deserializer
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         kind = getattr(self._connector, "kind", "?")
@@ -181,8 +192,9 @@ class Store:
         if serializer is None:
             if self._serializer is None:
                 raise StoreConfigError(
-                    f"store {self._name!r} was rebuilt from a config with serializer "
-                    f"{self._serializer_name!r}; pass serializer= to write to it"
+                    f"store {self._name!r} names the serializer {self._serializer_name!r}, "
+                    "which is not registered in this process: register it, or pass "
+                    "serializer= to write"
                 )
             return self._serializer
         if isinstance(serializer, str):
@@ -196,6 +208,10 @@ class Store:
             return get_serializer(deserializer)[1]
         return deserializer
 
+    def _load(self, loads: Deserializer, data: BytesLike) -> Any:
+        # The default format raises SerializationError itself: call it directly.
+        return loads(data) if loads is deserialize else load(loads, data)
+
     def _clock(self) -> float:
         """Return the start time of an operation, or ``0.0`` without metrics (no clock read)."""
         return time.perf_counter() if self._metrics is not None else 0.0
@@ -207,7 +223,7 @@ class Store:
             )
 
     def _forget(self, key: Key) -> Hashable:
-        cid = _cache_id(key)
+        cid = cache_id(key)
         self._cache.pop(cid)
         if self._metrics is not None:
             self._metrics.release(cid)
@@ -229,40 +245,34 @@ class Store:
         Raises:
             StoreClosedError: If the store is closed.
             SerializationError: If ``obj`` cannot be serialized (nothing is stored).
+            BackendError: A subclass such as ``BackendFullError`` or
+                ``BackendUnavailableError``, from the connector (nothing is stored).
         """
         if self._closed:
             self._check_open()
         metrics = self._metrics
         start = self._clock()
         if serializer is None and self._put_parts is not None:
-            key, size = self._put_default(obj)
+            parts = serialize_parts(obj)
+            key = put_pieces(self._connector, self._put_parts, parts)
+            size = sum(map(len, parts)) if metrics is not None else 0
         else:
-            data = self._pick_serializer(serializer)(obj)
+            data = dump(self._pick_serializer(serializer), obj)
             key = self._connector.put(data)
-            size = _nbytes(data)
+            size = nbytes(data)
         if metrics is not None:
-            metrics.hold(_cache_id(key), size)
+            metrics.hold(cache_id(key), size)
             self._record("put", start, nbytes=size)
         return key
-
-    def _put_default(self, obj: Any) -> tuple[Key, int]:
-        """Put ``obj`` with the default serializer into a vectored connector; return key, size."""
-        parts = serialize_parts(obj)
-        if len(parts) == 1:
-            data = parts[0]
-            return self._connector.put(data), len(data)
-        size = sum(map(len, parts))
-        if size >= VECTORED_PUT_MIN_BYTES and self._put_parts is not None:
-            return self._put_parts(parts), size
-        return self._connector.put(b"".join(parts)), size
 
     def put_batch(
         self, objs: Sequence[Any], *, serializer: str | Serializer | None = None
     ) -> list[Key]:
-        """Serialize several objects and store them with one connector call.
+        """Serialize several objects and store them, all or nothing.
 
-        Every object is serialized before anything is stored, so a failure
-        stores nothing.
+        Every object is serialized before anything is stored, so a bad object
+        stores nothing; if storing fails part way, the objects already stored
+        by this call are evicted before the error propagates.
 
         Args:
             objs: The objects.
@@ -274,53 +284,28 @@ class Store:
         Raises:
             StoreClosedError: If the store is closed.
             SerializationError: If an object cannot be serialized.
+            BackendError: A subclass such as ``BackendFullError``, from the
+                connector. If an object could not be evicted afterwards, its
+                key is listed in the error's ``leftover_keys``.
         """
         self._check_open()
         metrics = self._metrics
         start = self._clock()
         if serializer is None and self._put_parts is not None:
-            keys, sizes = self._put_batch_default(objs)
+            written = put_pieces_batch(
+                self._connector, self._put_parts, [serialize_parts(obj) for obj in objs]
+            )
+            keys, sizes = written.keys, written.sizes
         else:
             dumps = self._pick_serializer(serializer)
-            datas = [dumps(obj) for obj in objs]
+            datas = [dump(dumps, obj) for obj in objs]
             keys = list(self._connector.put_batch(datas)) if datas else []
-            sizes = [_nbytes(d) for d in datas]
+            sizes = [nbytes(d) for d in datas]
         if metrics is not None:
             for key, size in zip(keys, sizes, strict=True):
-                metrics.hold(_cache_id(key), size)
+                metrics.hold(cache_id(key), size)
             self._record("put_batch", start, objects=len(sizes), nbytes=sum(sizes))
         return keys
-
-    def _put_batch_default(self, objs: Sequence[Any]) -> tuple[list[Key], list[int]]:
-        """Put a batch with the default serializer into a vectored connector.
-
-        Small objects go in one ``put_batch`` call; each large pickled object
-        goes to ``put_parts``. Every object is serialized first.
-        """
-        put_parts = self._put_parts
-        assert put_parts is not None
-        serialized = [serialize_parts(obj) for obj in objs]
-        sizes = [sum(map(len, parts)) for parts in serialized]
-        small: list[int] = []
-        datas: list[BytesLike] = []
-        keys: list[Key] = [None] * len(objs)
-        for i, parts in enumerate(serialized):
-            if len(parts) == 1:
-                datas.append(parts[0])
-            elif sizes[i] >= VECTORED_PUT_MIN_BYTES:
-                continue
-            else:
-                datas.append(b"".join(parts))
-            small.append(i)
-        if datas:
-            for i, key in zip(small, self._connector.put_batch(datas), strict=True):
-                keys[i] = key
-        if len(small) < len(objs):
-            taken = set(small)
-            for i, parts in enumerate(serialized):
-                if i not in taken:
-                    keys[i] = put_parts(parts)
-        return keys, sizes
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -348,15 +333,17 @@ class Store:
         Raises:
             StoreClosedError: If the store is closed.
             SerializationError: If the stored bytes cannot be deserialized.
+            BackendError: A subclass such as ``BackendUnavailableError``, from the connector.
         """
         if self._closed:
             self._check_open()
         metrics = self._metrics
         start = self._clock()
         use_cache = deserializer is None
+        loads = self._deserializer if use_cache else self._pick_deserializer(deserializer)
         cache = self._cache
+        cid = cache_id(key)
         if evict:
-            cid = _cache_id(key)
             hit, cached = cache.pop(cid)
             data = self._connector.get(key, evict=True)
             cache.pop(cid)  # a concurrent non-evicting get may have cached it meanwhile
@@ -365,16 +352,10 @@ class Store:
             if data is None:
                 self._record("get", start)
                 return default
-            if hit and use_cache:
-                value = cached
-            else:
-                value = (
-                    self._deserializer if use_cache else self._pick_deserializer(deserializer)
-                )(data)
+            value = cached if hit and use_cache else self._load(loads, data)
             if metrics is not None:
-                self._record("get", start, nbytes=_nbytes(data))
+                self._record("get", start, nbytes=nbytes(data))
             return value
-        cid = _cache_id(key)
         if use_cache:
             hit, value = cache.get(cid)
             if metrics is not None:
@@ -386,11 +367,11 @@ class Store:
         if data is None:
             self._record("get", start)
             return default
-        value = (self._deserializer if use_cache else self._pick_deserializer(deserializer))(data)
+        value = self._load(loads, data)
         if use_cache:
             cache.put(cid, value)
         if metrics is not None:
-            self._record("get", start, nbytes=_nbytes(data))
+            self._record("get", start, nbytes=nbytes(data))
         return value
 
     def get_batch(
@@ -420,49 +401,22 @@ class Store:
             StoreClosedError: If the store is closed.
             SerializationError: If stored bytes cannot be deserialized and
                 ``return_exceptions`` is false.
+            BackendError: A subclass such as ``BackendUnavailableError``, from the connector.
         """
         self._check_open()
         start = self._clock()
-        keys = list(keys)
-        results: list[Any] = [default] * len(keys)
-        cached: dict[int, Any] = {}
-        fetch: list[int] = []
-        for i, key in enumerate(keys):
-            hit, value = (
-                self._cache.pop(_cache_id(key)) if evict else self._cache.get(_cache_id(key))
-            )
-            if self._metrics is not None and not evict:
-                self._metrics.cache(hit=hit)
-            if hit:
-                cached[i] = value
-            if evict or not hit:
-                fetch.append(i)
-        nbytes = 0
-        if fetch:
-            datas = self._connector.get_batch([keys[i] for i in fetch], evict=evict)
-            for i, data in zip(fetch, datas, strict=True):
-                if evict:
-                    self._forget(keys[i])
-                if data is None:
-                    continue
-                nbytes += _nbytes(data)
-                if i in cached:
-                    results[i] = cached[i]
-                    continue
-                try:
-                    results[i] = self._deserializer(data)
-                except SerializationError as exc:
-                    if not return_exceptions:
-                        raise
-                    results[i] = exc
-                    continue
-                if not evict:
-                    self._cache.put(_cache_id(keys[i]), results[i])
-        if not evict:
-            for i, value in cached.items():
-                results[i] = value
-        self._record("get_batch", start, objects=len(keys), nbytes=nbytes)
-        return results
+        read = read_batch(
+            self._connector,
+            self._cache,
+            lambda data: self._load(self._deserializer, data),
+            keys,
+            default=default,
+            evict=evict,
+            return_exceptions=return_exceptions,
+            metrics=self._metrics,
+        )
+        self._record("get_batch", start, objects=len(read.values), nbytes=read.nbytes)
+        return read.values
 
     def exists(self, key: Key) -> bool:
         """Return whether storage holds an object under ``key`` (always asks the connector)."""
@@ -471,6 +425,10 @@ class Store:
         found = self._connector.exists(key)
         self._record("exists", start)
         return bool(found)
+
+    def is_cached(self, key: Key) -> bool:
+        """Return whether the object under ``key`` is in this process's cache (no storage read)."""
+        return cache_id(key) in self._cache
 
     def evict(self, key: Key) -> None:
         """Remove the object under ``key`` from storage and from the cache (missing is fine)."""
@@ -485,25 +443,23 @@ class Store:
     def _factory(
         self, key: Key, *, evict: bool, target_type: type | None, deserializer: str | None = None
     ) -> StoreFactory:
-        factory = StoreFactory(
+        return StoreFactory(
             key,
             self._config or self.config(),
             evict=evict,
             target_type=target_type,
             deserializer=deserializer,
+            store=self,
         )
-        factory._store = self._ref
-        return factory
 
     def proxy(
         self, obj: T, *, evict: bool = False, serializer: str | Serializer | None = None
     ) -> Proxy[T]:
         """Store ``obj`` now and return a lazy proxy of it.
 
-        The proxy reports ``type(obj)`` for ``isinstance`` without resolving
-        (except for binary objects, which come back as the buffer type the
-        connector returns, so ``isinstance`` resolves them), and pickles to a
-        few hundred bytes at most (the store config and key).
+        The proxy reports the type the object comes back as (``type(obj)``,
+        or ``bytes`` for a ``memoryview``) to ``isinstance`` without resolving,
+        and pickles to a few hundred bytes at most (the store config and key).
 
         Args:
             obj: The object.
@@ -519,28 +475,27 @@ class Store:
             StoreClosedError: If the store is closed.
             SerializationError: If ``obj`` cannot be serialized.
             StoreConfigError: If ``serializer`` is an unregistered callable.
+            BackendError: A subclass such as ``BackendFullError``, from the connector.
         """
-        name: str | None = None
-        if serializer is not None:
-            name = serializer if isinstance(serializer, str) else serializer_name(serializer)
-            if name is None:
-                raise StoreConfigError(
-                    "proxy() needs a registered serializer so that other processes can "
-                    "deserialize it; register it with register_serializer()"
-                )
-            if name == self._serializer_name:
-                name = None
+        name = registered_name(serializer, self._serializer_name, "proxy()")
         key = self.put(obj, serializer=serializer)
         return Proxy(
-            self._factory(key, evict=evict, target_type=_reported_type(obj), deserializer=name)
+            self._factory(key, evict=evict, target_type=reported_type(obj), deserializer=name)
         )
 
-    def proxy_batch(self, objs: Sequence[Any], *, evict: bool = False) -> list[Proxy[Any]]:
-        """Store several objects with one connector call and return a proxy of each.
+    def proxy_batch(
+        self,
+        objs: Sequence[Any],
+        *,
+        evict: bool = False,
+        serializer: str | Serializer | None = None,
+    ) -> list[Proxy[Any]]:
+        """Store several objects, all or nothing, and return a proxy of each.
 
         Args:
             objs: The objects.
             evict: Remove each object from storage when its proxy resolves.
+            serializer: A *registered* serializer (name or callable) for these objects.
 
         Returns:
             Proxies in the order of ``objs``.
@@ -548,15 +503,26 @@ class Store:
         Raises:
             StoreClosedError: If the store is closed.
             SerializationError: If an object cannot be serialized (nothing is stored).
+            StoreConfigError: If ``serializer`` is an unregistered callable.
+            BackendError: A subclass such as ``BackendFullError``, from the
+                connector (nothing is stored).
         """
-        keys = self.put_batch(objs)
+        name = registered_name(serializer, self._serializer_name, "proxy_batch()")
+        keys = self.put_batch(objs, serializer=serializer)
         return [
-            Proxy(self._factory(key, evict=evict, target_type=_reported_type(obj)))
+            Proxy(
+                self._factory(key, evict=evict, target_type=reported_type(obj), deserializer=name)
+            )
             for key, obj in zip(keys, objs, strict=True)
         ]
 
     def proxy_from_key(
-        self, key: Key, *, evict: bool = False, target_type: type | None = None
+        self,
+        key: Key,
+        *,
+        evict: bool = False,
+        target_type: type | None = None,
+        deserializer: str | None = None,
     ) -> Proxy[Any]:
         """Return a lazy proxy of an object already stored under ``key``.
 
@@ -565,6 +531,8 @@ class Store:
             evict: Remove the object from storage when the proxy resolves.
             target_type: The object's type, if known, for ``isinstance``
                 checks that do not resolve.
+            deserializer: The name of a registered serializer to read the
+                object with, when it was not written with the store's own.
 
         Returns:
             A proxy; if the key holds nothing when it resolves, it raises
@@ -573,10 +541,12 @@ class Store:
 
         Raises:
             StoreClosedError: If the store is closed.
+            StoreConfigError: If ``deserializer`` is not registered.
         """
         if self._closed:
             self._check_open()
-        return Proxy(self._factory(key, evict=evict, target_type=target_type))
+        name = registered_name(deserializer, self._serializer_name, "proxy_from_key()")
+        return Proxy(self._factory(key, evict=evict, target_type=target_type, deserializer=name))
 
     # -- configuration --------------------------------------------------------------------------
 
@@ -634,36 +604,19 @@ class Store:
                 ``deserializer`` is given.
         """
         cfg = config if isinstance(config, StoreConfig) else StoreConfig.from_dict(config)
-        serializer: Serializer | None = None
-        if cfg.serializer != CUSTOM_SERIALIZER:
-            try:
-                serializer = get_serializer(cfg.serializer)[0]
-            except UnknownSerializerError:
-                if deserializer is None:
-                    raise
-        elif deserializer is None:
-            raise UnknownSerializerError(
-                f"store {cfg.name!r} uses a custom (unregistered) serializer; pass "
-                "deserializer= to read it in this process, or register the serializer "
-                "under a name with register_serializer()"
-            )
+        choose_serializer(cfg.serializer, deserializer)  # fail before opening a connector
         connector = connector_from_config(cfg.connector, cfg.options)
         try:
-            store = cls(
+            return cls(
                 cfg.name,
                 connector,
-                serializer=serializer,
+                serializer=cfg.serializer,
                 deserializer=deserializer,
                 cache_size=cfg.cache_size,
             )
         except BaseException:
             connector.close()
             raise
-        if serializer is None:
-            store._serializer = None
-            store._serializer_name = cfg.serializer
-            store._put_parts = None
-        return store
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -678,52 +631,14 @@ class Store:
                 return
             self._closed = True
         self._cache.clear()
-        registry._discard(self)
+        registry.discard_store(self)
         self._connector.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self: _S) -> _S:
         self._check_open()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
-
-def _select(
-    serializer: str | Serializer | None, deserializer: Deserializer | None
-) -> tuple[str, Serializer, Deserializer]:
-    """Resolve the constructor's serializer arguments to ``(name, dumps, loads)``."""
-    if serializer is None:
-        serializer = DEFAULT_SERIALIZER
-    if isinstance(serializer, str):
-        dumps, loads = get_serializer(serializer)
-        return serializer, dumps, deserializer or loads
-    if not callable(serializer):
-        raise TypeError(f"serializer must be a str or a callable, got {type(serializer).__name__}")
-    name = serializer_name(serializer)
-    if name is not None:
-        return name, serializer, deserializer or get_serializer(name)[1]
-    if deserializer is None:
-        raise StoreConfigError(
-            "an unregistered serializer callable needs deserializer= (and other processes "
-            "must pass their own); or register it with register_serializer()"
-        )
-    return CUSTOM_SERIALIZER, serializer, deserializer
-
-
-_BINARY = (bytes, bytearray, memoryview)
-
-
-def _reported_type(obj: object) -> type | None:
-    """Return the type an unresolved proxy of ``obj`` reports, or ``None``.
-
-    Binary objects travel untagged and come back as whatever buffer type the
-    connector returns (``bytes``, ``bytearray`` or ``memoryview``), so their
-    proxies report no type and resolve to answer ``isinstance`` truthfully.
-    """
-    return None if isinstance(obj, _BINARY) else type(obj)
+registry.use_store_builder(
+    lambda config, deserializer: Store.from_config(config, deserializer=deserializer)
+)

@@ -3,9 +3,18 @@
 Subclass [`ConnectorContract`][proxyflow.testing.connector_contract.ConnectorContract] in a
 test module (with a name pytest collects, such as ``TestMyConnector``) and supply one
 fixture, ``connector``, that returns a fresh connector instance. The subclass inherits one
-test per guarantee of the ``Connector`` protocol described in
-``proxyflow/store/protocols.py``. The suite checks connectors structurally and imports
-nothing from ``proxyflow.store``.
+test per guarantee of the [`Connector`][proxyflow.api.protocols.Connector] protocol. The
+suite checks connectors structurally; of proxyflow it imports only the dependency-free
+``proxyflow.api`` (for the error classes a connector must raise).
+
+Two guarantees need the storage to fail part way through a write: a failed
+``put_batch`` (or ``put_parts``) leaves nothing stored. To test them, override
+[`fail_writes_after`][proxyflow.testing.connector_contract.ConnectorContract.fail_writes_after]
+(make the connector's storage refuse writes after some objects, ideally for
+real: a tiny file system, Redis ``maxmemory``) and, if the connector has no
+``stats()``,
+[`stored_objects`][proxyflow.testing.connector_contract.ConnectorContract.stored_objects].
+Without them those tests are skipped.
 
 Example:
     ```python
@@ -26,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import array
+import contextlib
 import json
 import multiprocessing
 import os
@@ -36,6 +46,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import pytest
+
+from proxyflow.api.exceptions import BackendError
 
 __all__ = ["ConnectorContract"]
 
@@ -114,6 +126,39 @@ class ConnectorContract:
         key = connector.put(b"soon gone")
         connector.evict(key)
         return key
+
+    def fail_writes_after(
+        self, connector: Any, count: int, size: int
+    ) -> contextlib.AbstractContextManager[None]:
+        """Return a context in which ``connector`` stores ``count`` more objects, then fails.
+
+        Override it to test the all-or-nothing guarantees. Inside the
+        ``with`` block, after ``count`` more objects of ``size`` bytes have been
+        stored (approximately, for real conditions), every further write must
+        fail the way the storage fails when it is full, so that the
+        connector raises a ``proxyflow.api`` backend error (a
+        ``BackendFullError``, typically). Leaving the block restores normal
+        operation. The default skips the test.
+
+        Args:
+            connector: The connector under test.
+            count: Objects that may still be stored.
+            size: The size of each object the test writes.
+        """
+        pytest.skip(f"{type(self).__name__} does not override fail_writes_after()")
+
+    def stored_objects(self, connector: Any) -> int:
+        """Return how many objects the storage under ``connector`` holds.
+
+        Defaults to ``connector.stats()["objects"]``; override it for
+        connectors without ``stats()`` (for Redis, count the keys under the
+        prefix). The default skips the test when there is no ``stats()``.
+        """
+        stats = getattr(connector, "stats", None)
+        if stats is None:
+            pytest.skip(f"{type(self).__name__} does not override stored_objects()")
+        count: int = stats()["objects"]
+        return count
 
     # -- attributes ---------------------------------------------------------------
 
@@ -260,6 +305,40 @@ class ConnectorContract:
         assert list(connector.put_batch([])) == []
         assert list(connector.get_batch([])) == []
         assert list(connector.get_batch([], evict=True)) == []
+
+    # -- all or nothing ---------------------------------------------------------------
+
+    def test_failed_put_batch_leaves_nothing_stored(self, connector: Any) -> None:
+        """A ``put_batch`` that fails part way raises a backend error and keeps nothing.
+
+        Two objects fit, the third does not: the first two, already written,
+        must be removed again. The connector stays usable afterwards.
+        """
+        size = 16 * 1024
+        before = self.stored_objects(connector)
+        payloads = [os.urandom(size) for _ in range(6)]
+        with self.fail_writes_after(connector, 2, size):
+            with pytest.raises(BackendError) as info:
+                connector.put_batch(payloads)
+            assert self.stored_objects(connector) == before, "a failed batch left objects"
+        assert not getattr(info.value, "leftover_keys", ()), "cleanup failed"
+        key = connector.put(b"written after the failure")
+        got = connector.get(key)
+        assert got is not None
+        assert bytes(got) == b"written after the failure"
+
+    def test_failed_put_and_put_parts_leave_nothing_stored(self, connector: Any) -> None:
+        """A ``put`` or ``put_parts`` the storage refuses raises a backend error, keeps nothing."""
+        size = 16 * 1024
+        before = self.stored_objects(connector)
+        put_parts = getattr(connector, "put_parts", None)
+        with self.fail_writes_after(connector, 0, size):
+            with pytest.raises(BackendError):
+                connector.put(os.urandom(size))
+            if put_parts is not None:
+                with pytest.raises(BackendError):
+                    put_parts([b"head", os.urandom(size), b"tail"])
+            assert self.stored_objects(connector) == before
 
     # -- keys -----------------------------------------------------------------------
 

@@ -6,12 +6,15 @@ import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
+from proxyflow.proxy import Proxy
 from proxyflow.serialize import SerializationError, get_serializer
 from proxyflow.store import Store, get_or_create_store, get_store
 from proxyflow.stream._closing import ClosesOnExit, close_stores
+from proxyflow.stream._filtering import selection
 from proxyflow.stream._prefetch import FAILED, OK, Entry, Prefetcher, PrefetchStopped
+from proxyflow.stream._typing import T
 from proxyflow.stream._wire import END_OF_STREAM, decode
 from proxyflow.stream.events import decode_store_config
 from proxyflow.stream.exceptions import (
@@ -21,8 +24,7 @@ from proxyflow.stream.exceptions import (
     EventDecodeError,
     StreamObjectMissingError,
 )
-from proxyflow.stream.filters import Filter
-from proxyflow.stream.protocols import Subscriber
+from proxyflow.stream.protocols import Filter, MetadataPredicate, Subscriber
 
 __all__ = ["ConsumerStats", "StreamConsumer"]
 
@@ -56,7 +58,7 @@ class ConsumerStats:
     filtered: int = 0
 
 
-class StreamConsumer(ClosesOnExit):
+class StreamConsumer(ClosesOnExit, Generic[T]):
     """Reads a stream: decodes events and yields proxies of the stored objects.
 
     Iterating yields, per object event, a [`Proxy`][proxyflow.proxy.Proxy] of
@@ -92,9 +94,21 @@ class StreamConsumer(ClosesOnExit):
     ``__next__`` and the ``next*`` methods raise `StopIteration`.
     A closed subscriber (``EOFError``) also ends the stream.
 
-    **Filtering.** ``filter_(metadata)`` returns **True to KEEP** the object
-    (see [`proxyflow.stream.filters`][proxyflow.stream.filters]). A dropped stored object is evicted
-    from its store when its event asked for eviction, so it does not linger.
+    **Filtering.** ``keep=predicate`` hands out only the objects whose
+    metadata the predicate is true for; ``filter_=predicate`` drops them
+    instead, as ProxyStore's ``filter_`` does (True drops). Give one or
+    neither (see [`proxyflow.stream.filters`][proxyflow.stream.filters]). A
+    dropped stored object is evicted from its store when its event asked for
+    eviction, so it does not linger.
+
+    **Types.** The class is generic in the type of the objects:
+    ``StreamConsumer[str](...)`` makes ``next()`` a ``Proxy[str] | str`` and
+    ``next_object()`` a ``str`` for a type checker. The ``*_with_metadata``
+    forms return ``(metadata, item)`` pairs, metadata first, as in ProxyStore.
+
+    **Inline objects** come back as the type that was sent: ``bytes`` sent
+    inline arrive as ``bytes`` at any size (a large payload is decoded without
+    a copy, then copied once into the ``bytes`` returned).
 
     **Bad messages.** A message that is not a valid event raises
     [`EventDecodeError`][proxyflow.stream.exceptions.EventDecodeError] (default,
@@ -136,7 +150,8 @@ class StreamConsumer(ClosesOnExit):
 
     Args:
         subscriber: The broker subscriber to read messages from.
-        filter_: Metadata predicate; True keeps the object.
+        filter_: Metadata predicate; **True drops** the object (ProxyStore's meaning).
+        keep: Metadata predicate; True keeps the object. Not with ``filter_``.
         timeout: Seconds to wait for each message; ``None`` waits forever.
             When it expires,
             [`ConsumerTimeoutError`][proxyflow.stream.exceptions.ConsumerTimeoutError]
@@ -154,6 +169,7 @@ class StreamConsumer(ClosesOnExit):
     Raises:
         ValueError: If ``producers_per_topic`` has a count below 1,
             ``on_decode_error`` is unknown or ``prefetch`` is negative.
+        TypeError: If both ``keep`` and ``filter_`` are given.
 
     Example:
         ```python
@@ -163,7 +179,7 @@ class StreamConsumer(ClosesOnExit):
 
         q: queue.Queue[bytes] = queue.Queue()  # filled by a StreamProducer
         with StreamConsumer(QueueSubscriber(q, topics=["numbers"]), timeout=10) as consumer:
-            for proxy, metadata in consumer.iter_with_metadata():
+            for metadata, proxy in consumer.iter_with_metadata():
                 print(metadata["index"], proxy + 1)
         ```
     """
@@ -173,6 +189,7 @@ class StreamConsumer(ClosesOnExit):
         subscriber: Subscriber,
         *,
         filter_: Filter | None = None,
+        keep: MetadataPredicate | None = None,
         timeout: float | None = None,
         topics: Sequence[str] | None = None,
         producers_per_topic: int | Mapping[str, int] = 1,
@@ -181,6 +198,7 @@ class StreamConsumer(ClosesOnExit):
         on_decode_error: Literal["raise", "skip"] = "raise",
         prefetch: int = 0,
     ) -> None:
+        chosen = selection(keep, filter_, "StreamConsumer")
         if prefetch < 0:
             raise ValueError(f"prefetch must be >= 0, got {prefetch!r}")
         if on_decode_error not in ("raise", "skip"):
@@ -194,7 +212,8 @@ class StreamConsumer(ClosesOnExit):
         if default_count < 1 or any(n < 1 for n in counts.values()):
             raise ValueError("producers_per_topic counts must be >= 1")
         self._subscriber = subscriber
-        self._filter = filter_
+        self._predicate = chosen.predicate
+        self._keeps = chosen.keeps
         self._timeout = timeout
         if isinstance(topics, str):
             topics = (topics,)
@@ -220,6 +239,11 @@ class StreamConsumer(ClosesOnExit):
         self._skip_probes = 0
         self.stats = ConsumerStats()
         """Counters of decoded events, objects, skipped and filtered messages."""
+
+    @property
+    def subscriber(self) -> Subscriber:
+        """The broker subscriber this consumer reads events from."""
+        return self._subscriber
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -327,7 +351,10 @@ class StreamConsumer(ClosesOnExit):
                     self._probed += 1
                 continue
             config, item = pending.popleft()
-            keep = self._filter is None or self._filter(item[3])
+            predicate = self._predicate
+            keep = predicate is None or (
+                bool(predicate(item[3])) if self._keeps else not predicate(item[3])
+            )
             if not keep:
                 self.stats.filtered += 1
             if config is not None:
@@ -361,11 +388,16 @@ class StreamConsumer(ClosesOnExit):
     def _inline_object(serializer: str, payload: bytes | memoryview) -> Any:
         try:
             _, deserializer = get_serializer(serializer)
-            return deserializer(payload)
+            obj = deserializer(payload)
         except Exception as exc:
             raise EventDecodeError(
                 f"cannot deserialize inline object (serializer {serializer!r}): {exc}"
             ) from exc
+        if type(obj) is memoryview and type(payload) is memoryview and obj.obj is payload.obj:
+            # Binary data handed back as a view of the message itself: that view
+            # is how a large message was decoded, not what was sent. One copy.
+            return obj.tobytes()
+        return obj
 
     @staticmethod
     def _resolve(store: Store, key: Any, evict: bool) -> Any:
@@ -374,8 +406,8 @@ class StreamConsumer(ClosesOnExit):
             raise StreamObjectMissingError(key, store.name)
         return value
 
-    def _next_item(self, *, resolve: bool) -> tuple[Any, dict[str, Any]]:
-        """Return the next kept object as a proxy, or resolved now, with its metadata."""
+    def _next_item(self, *, resolve: bool) -> tuple[dict[str, Any], Any]:
+        """Return the next kept object's metadata and the object, as a proxy or resolved now."""
         prefetcher = self._prefetcher
         if prefetcher is not None and (resolve or prefetcher.started):
             return self._take(prefetcher)
@@ -385,14 +417,14 @@ class StreamConsumer(ClosesOnExit):
         assert found is not None
         config, item, target = found
         if config is None:
-            return target, item[3]
+            return item[3], target
         if resolve:
-            return self._resolve(target, item[1], item[2]), item[3]
-        return target.proxy_from_key(item[1], evict=item[2]), item[3]
+            return item[3], self._resolve(target, item[1], item[2])
+        return item[3], target.proxy_from_key(item[1], evict=item[2])
 
     # -- prefetch ---------------------------------------------------------------------------
 
-    def _take(self, prefetcher: Prefetcher) -> tuple[Any, dict[str, Any]]:
+    def _take(self, prefetcher: Prefetcher) -> tuple[dict[str, Any], Any]:
         """Return the next prefetched object, or raise the error recorded in its place."""
         if self._closed:
             raise ConsumerClosedError("the consumer is closed")
@@ -405,7 +437,7 @@ class StreamConsumer(ClosesOnExit):
                 raise StopIteration  # closed while this call waited: the stream ended
             raise value
         self.stats.objects += 1
-        return value, metadata
+        return metadata, value
 
     def _fill(self, room: int) -> tuple[list[Entry], bool]:
         """Wait for the next object, add those already waiting (up to ``room``), resolve them.
@@ -480,8 +512,10 @@ class StreamConsumer(ClosesOnExit):
                     entries.append((OK, values[k], g[3]))
         return entries
 
-    def next_with_metadata(self) -> tuple[Any, dict[str, Any]]:
-        """Return the next proxy (or inline object) and its metadata.
+    def next_with_metadata(self) -> tuple[dict[str, Any], Proxy[T] | T]:
+        """Return the next object's metadata and a proxy of it (or the object, if inline).
+
+        The pair is ``(metadata, proxy)``, metadata first, as in ProxyStore.
 
         Raises:
             StopIteration: If the stream has ended.
@@ -492,15 +526,17 @@ class StreamConsumer(ClosesOnExit):
         """
         return self._next_item(resolve=False)
 
-    def next(self) -> Any:
+    def next(self) -> Proxy[T] | T:
         """Return the next proxy (or inline object), without its metadata.
 
         See [`next_with_metadata`][proxyflow.stream.consumer.StreamConsumer.next_with_metadata].
         """
-        return self.next_with_metadata()[0]
+        return self._next_item(resolve=False)[1]  # type: ignore[no-any-return]
 
-    def next_object_with_metadata(self) -> tuple[Any, dict[str, Any]]:
-        """Return the next object, resolved now, and its metadata.
+    def next_object_with_metadata(self) -> tuple[dict[str, Any], T]:
+        """Return the next object's metadata and the object, resolved now.
+
+        The pair is ``(metadata, object)``, metadata first, as in ProxyStore.
 
         The object is read with ``store.get(key, evict=...)``, evicting it when
         its event says so.
@@ -515,30 +551,30 @@ class StreamConsumer(ClosesOnExit):
         """
         return self._next_item(resolve=True)
 
-    def next_object(self) -> Any:
+    def next_object(self) -> T:
         """Return the next object, resolved now, without its metadata.
 
-        The same as ``next_object_with_metadata()[0]``.
+        The same as ``next_object_with_metadata()[1]``.
         """
-        return self.next_object_with_metadata()[0]
+        return self._next_item(resolve=True)[1]  # type: ignore[no-any-return]
 
-    def iter_with_metadata(self) -> Iterator[tuple[Any, dict[str, Any]]]:
-        """Iterate over ``(proxy or inline object, metadata)`` until the stream ends."""
+    def iter_with_metadata(self) -> Iterator[tuple[dict[str, Any], Proxy[T] | T]]:
+        """Iterate over ``(metadata, proxy or inline object)`` until the stream ends."""
         yield from _until_end(self.next_with_metadata)
 
-    def iter_objects(self) -> Iterator[Any]:
+    def iter_objects(self) -> Iterator[T]:
         """Iterate over resolved objects until the stream ends."""
         yield from _until_end(self.next_object)
 
-    def iter_objects_with_metadata(self) -> Iterator[tuple[Any, dict[str, Any]]]:
-        """Iterate over ``(resolved object, metadata)`` until the stream ends."""
+    def iter_objects_with_metadata(self) -> Iterator[tuple[dict[str, Any], T]]:
+        """Iterate over ``(metadata, resolved object)`` until the stream ends."""
         yield from _until_end(self.next_object_with_metadata)
 
-    def __iter__(self) -> StreamConsumer:
+    def __iter__(self) -> StreamConsumer[T]:
         return self
 
-    def __next__(self) -> Any:
-        return self.next()
+    def __next__(self) -> Proxy[T] | T:
+        return self._next_item(resolve=False)[1]  # type: ignore[no-any-return]
 
     def close(self, *, stores: bool = True, subscriber: bool = True) -> None:
         """Release the subscriber and the stores this consumer built.

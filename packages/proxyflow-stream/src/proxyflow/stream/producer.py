@@ -7,16 +7,17 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 from proxyflow.serialize import DEFAULT_SERIALIZER, serialize_parts
 from proxyflow.store import Store
 from proxyflow.stream._closing import ClosesOnExit, close_stores
+from proxyflow.stream._filtering import selection
+from proxyflow.stream._typing import T
 from proxyflow.stream._wire import MAX_PRODUCER_ID_LEN, TopicCodec, pack, pack_metadata
 from proxyflow.stream.events import encode_store_config
 from proxyflow.stream.exceptions import ProducerClosedError, TopicClosedError
-from proxyflow.stream.filters import Filter
-from proxyflow.stream.protocols import Publisher
+from proxyflow.stream.protocols import Filter, MetadataPredicate, Publisher
 
 __all__ = ["StreamProducer"]
 
@@ -56,7 +57,7 @@ def _merge_metadata(items: list[_Pending]) -> dict[str, Any]:
     return merged
 
 
-class StreamProducer(ClosesOnExit):
+class StreamProducer(ClosesOnExit, Generic[T]):
     """Publishes objects on topics: each object goes to a store, a small event to the broker.
 
     **Where objects go.** ``stores`` maps a topic to the
@@ -66,9 +67,10 @@ class StreamProducer(ClosesOnExit):
     Inline is meant for small objects (a few kB): the broker carries the
     bytes, and consumers get the objects themselves instead of proxies.
 
-    **Filtering.** ``filter_(metadata)`` returns **True to KEEP** the object
-    (the opposite of ProxyStore's filters). A dropped object is never stored
-    nor published and uses no sequence number. See
+    **Filtering.** ``keep=predicate`` sends only the objects whose metadata
+    the predicate is true for; ``filter_=predicate`` drops them instead, as
+    ProxyStore's ``filter_`` does (True drops). Give one or neither. A dropped
+    object is never stored nor published and uses no sequence number. See
     [`proxyflow.stream.filters`][proxyflow.stream.filters].
 
     **Batching.** With ``batch_size=n`` objects are buffered per topic; every
@@ -83,8 +85,14 @@ class StreamProducer(ClosesOnExit):
     **Aggregation.** With an ``aggregator``, each flushed buffer becomes a
     single object ``aggregator([obj, ...])`` sent as one event. Its metadata
     is the buffered metadata dicts merged in send order (a later value wins
-    for a repeated key), and it is evicted on read only if *every* buffered
-    send asked for ``evict``.
+    for a repeated key), and it is evicted on read if *any* buffered send
+    asked for ``evict`` (as in ProxyStore: an object someone wanted gone is
+    not left in the store; send everything with ``evict=False`` to keep the
+    aggregate).
+
+    **Types.** The class is generic in the type of the objects:
+    ``StreamProducer[str](...)`` lets a type checker verify that ``send``
+    gets a ``str`` (and that the aggregator returns one).
 
     **Events.** Every event carries this producer's id
     ([`producer_id`][proxyflow.stream.producer.StreamProducer.producer_id]) and
@@ -120,7 +128,8 @@ class StreamProducer(ClosesOnExit):
         default_store: Store for topics missing from ``stores``.
         aggregator: Turns a list of buffered objects into one object.
         batch_size: Objects buffered per topic before a flush (``>= 1``).
-        filter_: Metadata predicate; True keeps the object.
+        filter_: Metadata predicate; **True drops** the object (ProxyStore's meaning).
+        keep: Metadata predicate; True keeps the object. Not with ``filter_``.
         producer_id: This producer's id on the wire: ``bytes`` as given, a
             ``str`` as UTF-8 (1 to 64 bytes either way); default a random
             8-byte id (``uuid4().bytes[:8]``). Producers sending on the same
@@ -128,6 +137,7 @@ class StreamProducer(ClosesOnExit):
 
     Raises:
         ValueError: If ``batch_size < 1`` or ``producer_id`` has a bad length.
+        TypeError: If both ``keep`` and ``filter_`` are given.
 
     Example:
         ```python
@@ -152,19 +162,22 @@ class StreamProducer(ClosesOnExit):
         *,
         stores: Mapping[str, Store | None] | None = None,
         default_store: Store | None = None,
-        aggregator: Callable[[list[Any]], Any] | None = None,
+        aggregator: Callable[[list[T]], T] | None = None,
         batch_size: int = 1,
         filter_: Filter | None = None,
+        keep: MetadataPredicate | None = None,
         producer_id: str | bytes | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        chosen = selection(keep, filter_, "StreamProducer")
         self._publisher = publisher
         self._stores: dict[str, Store | None] = dict(stores or {})
         self._default_store = default_store
         self._aggregator = aggregator
         self._batch_size = batch_size
-        self._filter = filter_
+        self._predicate = chosen.predicate
+        self._keeps = chosen.keeps
         self._id = _producer_id(producer_id)
         # Packed store configs, computed once per store: id(store) -> bytes.
         # The stores stay referenced by ``_stores``/``_default_store``, so ids are stable.
@@ -172,6 +185,11 @@ class StreamProducer(ClosesOnExit):
         self._topics: dict[str, _Topic] = {}
         self._lock = threading.Lock()
         self._closed = False
+
+    @property
+    def publisher(self) -> Publisher:
+        """The broker publisher this producer sends events through."""
+        return self._publisher
 
     @property
     def producer_id(self) -> bytes:
@@ -212,7 +230,7 @@ class StreamProducer(ClosesOnExit):
     def send(
         self,
         topic: str,
-        obj: Any,
+        obj: T,
         *,
         evict: bool = True,
         metadata: Mapping[str, Any] | None = None,
@@ -227,7 +245,8 @@ class StreamProducer(ClosesOnExit):
                 reads it (``next_object``) or resolves its proxy. Use ``False``
                 when several consumers must read it. Ignored inline.
             metadata: A ``str``-keyed dict of msgpack values (numbers, strings,
-                bytes, lists, dicts) carried in the event and given to filters.
+                bytes, lists, dicts) carried in the event and given to the
+                ``keep`` / ``filter_`` predicate.
 
         Raises:
             ProducerClosedError: If the producer is closed.
@@ -243,7 +262,8 @@ class StreamProducer(ClosesOnExit):
         if state.closed:
             raise TopicClosedError(f"topic {topic!r} was closed by this producer")
         md, packed = pack_metadata(metadata)
-        if self._filter is not None and not self._filter(md):
+        predicate = self._predicate
+        if predicate is not None and (not predicate(md) if self._keeps else predicate(md)):
             return
         with state.lock:
             if self._closed:
@@ -290,7 +310,7 @@ class StreamProducer(ClosesOnExit):
         if self._aggregator is not None:
             merged = _merge_metadata(buffer)
             obj = self._aggregator([item[0] for item in buffer])
-            evict = all(item[3] for item in buffer)
+            evict = any(item[3] for item in buffer)
             self._publish_one(topic, state, obj, pack(merged), evict)
             return
         if len(buffer) == 1:

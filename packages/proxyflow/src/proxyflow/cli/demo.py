@@ -119,8 +119,8 @@ class _GeneratorLink:
 
 def _next_item(
     consumer: StreamConsumer, generator: _GeneratorLink, timeout: float
-) -> tuple[Any, dict[str, Any]] | None:
-    """Return the next (proxy, metadata), or ``None`` at the end of the stream."""
+) -> tuple[dict[str, Any], Any] | None:
+    """Return the next (metadata, proxy), or ``None`` at the end of the stream."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -146,7 +146,7 @@ def _dispatch(
     """Hand every proxy of the stream to the pool without resolving it."""
     futures: dict[Future[WorkResult], int] = {}
     while (item := _next_item(consumer, generator, timeout)) is not None:
-        proxy, metadata = item
+        metadata, proxy = item
         index = int(metadata["index"])
         report.proxy_bytes += len(pickle.dumps(proxy, protocol=pickle.HIGHEST_PROTOCOL))
         future = pool.submit(compute, index, proxy)

@@ -138,6 +138,7 @@ def test_missing_object_raises_typed_error(
     with pytest.raises(StreamObjectMissingError) as info:
         consumer.next_object()
     assert isinstance(info.value, KeyError)
+    assert isinstance(info.value, ValueError)  # what ProxyStore's next_object raises
     assert info.value.store_name == store.name
 
 
@@ -301,9 +302,9 @@ def test_store_rebuilt_from_config_is_owned_and_closed(
         producer.close(topics=["t"], stores=False)
     consumer = StreamConsumer(new_subscriber("t"), timeout=5)
     assert consumer.next_object() == "x"
-    built = list(consumer._stores.values())
+    built = list(consumer._source.resolver.cache.values())
     consumer.close()
-    assert consumer._own_stores == {}
+    assert consumer._source.resolver._owned == {}
     assert built[0] is not producer_store  # rebuilt from the event's config
     assert built[0].closed
     assert not producer_store.closed
@@ -325,7 +326,7 @@ def test_store_overrides_are_used_and_not_closed(
         allowed_connectors=(),
     )
     assert consumer.next_object() == "x"
-    assert consumer._stores == {publisher.events()[0].store_config: override}
+    assert consumer._source.resolver.cache == {publisher.events()[0].store_config: override}
     consumer.close()
     assert not override.closed
     override.close()
@@ -467,7 +468,7 @@ def test_dropped_objects_without_evict_need_no_store(
     )
     assert list(consumer) == []
     assert consumer.stats.filtered == 1
-    assert consumer._stores == {}
+    assert consumer._source.resolver.cache == {}
 
 
 def test_threads_sharing_a_consumer_get_each_object_once(
@@ -512,8 +513,25 @@ def test_registered_store_is_reused_and_not_closed(
             producer.close(topics=["t"], stores=False)
         consumer = StreamConsumer(new_subscriber("t"), timeout=5)
         assert consumer.next_object() == "x"
-        assert list(consumer._stores.values()) == [store]
+        assert list(consumer._source.resolver.cache.values()) == [store]
         consumer.close()
         assert not store.closed
     finally:
         unregister_store(store.name)
+
+
+def test_a_proxystore_event_subscriber_fails_loudly() -> None:
+    class EventSubscriber:  # ProxyStore's other subscriber kind: no next_message
+        def __next__(self) -> Any:
+            raise AssertionError("never read")
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="next_message"):
+        StreamConsumer(EventSubscriber())  # type: ignore[arg-type]
+
+
+def test_subscriber_is_exposed_as_in_proxystore(new_subscriber: Factory) -> None:
+    subscriber = new_subscriber("t")
+    assert StreamConsumer(subscriber).subscriber is subscriber

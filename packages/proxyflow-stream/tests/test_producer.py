@@ -332,3 +332,19 @@ def test_threads_sharing_a_producer(publisher: Any, store: Store, batch_size: in
         assert seqs == list(range(len(seqs)))  # unique, gap-free, in wire order
         (eos,) = [e for e in events if isinstance(e, EndOfStreamEvent) and e.topic == topic]
         assert eos.seq == len(seqs)
+
+
+def test_a_proxystore_event_publisher_fails_loudly() -> None:
+    class EventPublisher:  # ProxyStore's other publisher kind: send_events, no send_message
+        def send_events(self, events: Any) -> None:
+            raise AssertionError("never sent")
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="send_message"):
+        StreamProducer(EventPublisher())  # type: ignore[arg-type]
+
+
+def test_publisher_is_exposed_as_in_proxystore(publisher: Any) -> None:
+    assert StreamProducer(publisher).publisher is publisher

@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Generic
 
-from proxyflow.serialize import DEFAULT_SERIALIZER, serialize_parts
+from proxyflow.api import Closeable
 from proxyflow.store import Store
-from proxyflow.stream._closing import ClosesOnExit, close_stores
+from proxyflow.stream._closing import close_stores
 from proxyflow.stream._filtering import selection
+from proxyflow.stream._topic import INLINE_SERIALIZER, TopicPublisher
 from proxyflow.stream._typing import T
-from proxyflow.stream._wire import MAX_PRODUCER_ID_LEN, TopicCodec, pack, pack_metadata
-from proxyflow.stream.events import encode_store_config
+from proxyflow.stream._wire import (
+    MAX_PRODUCER_ID_LEN,
+    TopicCodec,
+    encode_store_config,
+    pack_metadata,
+)
 from proxyflow.stream.exceptions import ProducerClosedError, TopicClosedError
 from proxyflow.stream.protocols import Filter, MetadataPredicate, Publisher
 
-__all__ = ["StreamProducer"]
-
-INLINE_SERIALIZER = DEFAULT_SERIALIZER
-"""The [`proxyflow.serialize`][proxyflow.serialize] serializer used for objects sent inline."""
-
-
-# A buffered send: (object, metadata, packed metadata, evict).
-_Pending = tuple[Any, dict[str, Any], bytes, bool]
-
-
-@dataclass
-class _Topic:
-    """Per-topic state; every field but ``store`` and ``codec`` is guarded by ``lock``."""
-
-    store: Store | None
-    codec: TopicCodec
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    buffer: list[_Pending] = field(default_factory=list)
-    next_seq: int = 0
-    closed: bool = False
+__all__ = ["INLINE_SERIALIZER", "StreamProducer"]
 
 
 def _producer_id(producer_id: str | bytes | None) -> bytes:
@@ -50,14 +34,7 @@ def _producer_id(producer_id: str | bytes | None) -> bytes:
     return raw
 
 
-def _merge_metadata(items: list[_Pending]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for item in items:
-        merged.update(item[1])
-    return merged
-
-
-class StreamProducer(ClosesOnExit, Generic[T]):
+class StreamProducer(Closeable, Generic[T]):
     """Publishes objects on topics: each object goes to a store, a small event to the broker.
 
     **Where objects go.** ``stores`` maps a topic to the
@@ -137,7 +114,8 @@ class StreamProducer(ClosesOnExit, Generic[T]):
 
     Raises:
         ValueError: If ``batch_size < 1`` or ``producer_id`` has a bad length.
-        TypeError: If both ``keep`` and ``filter_`` are given.
+        TypeError: If both ``keep`` and ``filter_`` are given, or ``publisher``
+            has no ``send_message`` method.
 
     Example:
         ```python
@@ -171,6 +149,11 @@ class StreamProducer(ClosesOnExit, Generic[T]):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         chosen = selection(keep, filter_, "StreamProducer")
+        if not callable(getattr(publisher, "send_message", None)):
+            raise TypeError(
+                "publisher must provide send_message(topic, message) and close() (the "
+                f"proxyflow.api.Publisher protocol); {type(publisher).__name__} does not"
+            )
         self._publisher = publisher
         self._stores: dict[str, Store | None] = dict(stores or {})
         self._default_store = default_store
@@ -182,7 +165,7 @@ class StreamProducer(ClosesOnExit, Generic[T]):
         # Packed store configs, computed once per store: id(store) -> bytes.
         # The stores stay referenced by ``_stores``/``_default_store``, so ids are stable.
         self._configs: dict[int, bytes] = {}
-        self._topics: dict[str, _Topic] = {}
+        self._topics: dict[str, TopicPublisher] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -208,7 +191,7 @@ class StreamProducer(ClosesOnExit, Generic[T]):
             self._configs[id(store)] = packed
         return packed
 
-    def _topic(self, topic: str, *, closing: bool = False) -> _Topic:
+    def _topic(self, topic: str, *, closing: bool = False) -> TopicPublisher:
         state = self._topics.get(topic)
         if state is not None:
             return state
@@ -219,7 +202,8 @@ class StreamProducer(ClosesOnExit, Generic[T]):
             if state is None:
                 store = self._stores.get(topic, self._default_store)
                 config = None if store is None else self._packed_config(store)
-                state = _Topic(store=store, codec=TopicCodec(self._id, topic, config))
+                codec = TopicCodec(self._id, topic, config)
+                state = TopicPublisher(topic, store, codec, self._publisher)
                 self._topics[topic] = state
             return state
 
@@ -271,77 +255,15 @@ class StreamProducer(ClosesOnExit, Generic[T]):
             if state.closed:
                 raise TopicClosedError(f"topic {topic!r} was closed by this producer")
             if self._batch_size == 1 and self._aggregator is None:
-                self._publish_one(topic, state, obj, packed, evict)
+                state.publish_one(obj, packed, evict)
                 return
-            state.buffer.append((obj, md, packed, evict))
-            if len(state.buffer) >= self._batch_size:
-                self._flush_locked(topic, state)
-
-    def _publish_one(
-        self, topic: str, state: _Topic, obj: Any, metadata: bytes, evict: bool
-    ) -> None:
-        """Store (or serialize) and publish one object; ``state.lock`` must be held."""
-        seq = state.next_seq
-        store = state.store
-        if store is None:
-            message = state.codec.inline_event(
-                seq, INLINE_SERIALIZER, serialize_parts(obj), metadata
-            )
-            self._publisher.send_message(topic, message)
-        else:
-            key = store.put(obj)
-            try:
-                message = state.codec.key_event(seq, key, evict, metadata)
-                self._publisher.send_message(topic, message)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    store.evict(key)
-                raise
-        state.next_seq = seq + 1
-
-    def _flush_locked(self, topic: str, state: _Topic) -> None:
-        """Store and publish the topic's buffer; ``state.lock`` must be held."""
-        buffer = state.buffer
-        if not buffer:
-            return
-        # Take the buffer first: a batch that fails (an unserializable object, a
-        # broker error) is reported once and not retried by every later flush.
-        state.buffer = []
-        if self._aggregator is not None:
-            merged = _merge_metadata(buffer)
-            obj = self._aggregator([item[0] for item in buffer])
-            evict = any(item[3] for item in buffer)
-            self._publish_one(topic, state, obj, pack(merged), evict)
-            return
-        if len(buffer) == 1:
-            obj, _, packed, evict = buffer[0]
-            self._publish_one(topic, state, obj, packed, evict)
-            return
-        seq = state.next_seq
-        codec = state.codec
-        store = state.store
-        if store is None:
-            message = codec.inline_batch(
-                INLINE_SERIALIZER,
-                [(seq + i, serialize_parts(item[0]), item[2]) for i, item in enumerate(buffer)],
-            )
-            self._publisher.send_message(topic, message)
-        else:
-            keys = store.put_batch([item[0] for item in buffer])
-            try:
-                message = codec.key_batch(
-                    [
-                        (seq + i, key, item[3], item[2])
-                        for i, (key, item) in enumerate(zip(keys, buffer, strict=True))
-                    ]
-                )
-                self._publisher.send_message(topic, message)
-            except BaseException:
-                for key in keys:
-                    with contextlib.suppress(Exception):
-                        store.evict(key)
-                raise
-        state.next_seq = seq + len(buffer)
+            buffer = state.buffer  # one list per field (see Buffer)
+            buffer.objs.append(obj)
+            buffer.metadatas.append(md)
+            buffer.packed.append(packed)
+            buffer.evicts.append(evict)
+            if len(buffer.objs) >= self._batch_size:
+                state.flush(self._aggregator)
 
     def flush_topic(self, topic: str) -> None:
         """Store and publish whatever is buffered for ``topic``.
@@ -356,7 +278,7 @@ class StreamProducer(ClosesOnExit, Generic[T]):
         if state is None:
             return
         with state.lock:
-            self._flush_locked(topic, state)
+            state.flush(self._aggregator)
 
     def flush(self) -> None:
         """Flush every topic's buffer.
@@ -370,9 +292,9 @@ class StreamProducer(ClosesOnExit, Generic[T]):
         self._flush_all()
 
     def _flush_all(self) -> None:
-        for topic, state in list(self._topics.items()):
+        for state in list(self._topics.values()):
             with state.lock:
-                self._flush_locked(topic, state)
+                state.flush(self._aggregator)
 
     def close_topics(self, *topics: str) -> None:
         """Flush then end each topic: send its end-of-stream event.
@@ -396,12 +318,7 @@ class StreamProducer(ClosesOnExit, Generic[T]):
         for topic in topics:
             state = self._topic(topic, closing=True)
             with state.lock:
-                if state.closed:
-                    continue
-                self._flush_locked(topic, state)
-                self._publisher.send_message(topic, state.codec.end_of_stream(state.next_seq))
-                state.next_seq += 1
-                state.closed = True
+                state.end(self._aggregator)
 
     def close(
         self, *, topics: Iterable[str] = (), publisher: bool = True, stores: bool = True

@@ -44,14 +44,12 @@ def normalise_topics(topics: str | Sequence[str]) -> tuple[str, ...]:
 class PollingSubscriber(Closeable, Generic[M]):
     """Implements ``next_message``, iteration and a thread-safe ``close`` on top of one poll.
 
-    A subclass implements [`_poll`][proxyflow.api.polling.PollingSubscriber._poll]
-    (wait up to a given time for one message) and
-    [`_release`][proxyflow.api.polling.PollingSubscriber._release] (close the
-    connection), and names its error classes. ``next_message`` polls in steps
-    of at most ``poll_interval`` seconds until a message arrives, the deadline
-    passes or another thread calls ``close``; the connection is then released
-    by whichever thread is the last to use it, so a poll never runs on a
-    released connection.
+    A subclass implements ``_poll`` (wait up to a given time for one message)
+    and ``_release`` (close the connection), and names its error classes.
+    ``next_message`` polls in steps of at most ``poll_interval`` seconds until
+    a message arrives, the deadline passes or another thread calls ``close``;
+    the connection is then released by whichever thread is the last to use
+    it, so a poll never runs on a released connection.
 
     Errors raised by ``_poll`` propagate unchanged (after the close handshake):
     a subclass translates its client library's errors inside ``_poll``.

@@ -535,3 +535,15 @@ def test_a_proxystore_event_subscriber_fails_loudly() -> None:
 def test_subscriber_is_exposed_as_in_proxystore(new_subscriber: Factory) -> None:
     subscriber = new_subscriber("t")
     assert StreamConsumer(subscriber).subscriber is subscriber
+
+
+def test_no_topics_stops_at_the_first_end_of_stream_as_proxystore_does(
+    publisher: Any, new_subscriber: Factory
+) -> None:
+    with StreamProducer(publisher) as producer:
+        producer.send("a", "from a")
+        producer.close_topics("a")
+        producer.send("b", "from b")
+        producer.close_topics("b")
+    consumer = StreamConsumer(new_subscriber("a", "b"), timeout=5, topics=())
+    assert list(consumer) == ["from a"]

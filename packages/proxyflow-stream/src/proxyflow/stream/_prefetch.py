@@ -6,29 +6,13 @@ import queue
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, TypeAlias
 
 __all__ = ["Entry", "PrefetchStopped", "Prefetcher"]
 
-
-class Entry(NamedTuple):
-    """One result of the prefetch thread, handed to a caller in stream order.
-
-    Attributes:
-        metadata: The object's metadata (``None`` for an error).
-        value: The resolved object (``None`` for an error).
-        error: What to raise at the caller in this place, or ``None``.
-    """
-
-    metadata: dict[str, Any] | None
-    value: Any
-    error: BaseException | None = None
-
-    @classmethod
-    def failed(cls, error: BaseException) -> Entry:
-        """An entry that raises ``error`` at the caller."""
-        return cls(None, None, error)
-
+Entry: TypeAlias = tuple[dict[str, Any], Any] | BaseException
+"""One result of the prefetch thread, in stream order: what the caller returns,
+a ``(metadata, object)`` pair, or what it raises in this place, an exception."""
 
 Fill = Callable[[int], tuple[list[Entry], bool]]
 
@@ -40,7 +24,7 @@ class PrefetchStopped(Exception):
     """`Prefetcher.take` was waiting when `Prefetcher.stop` was called."""
 
 
-_STOP_ENTRY = Entry.failed(PrefetchStopped())
+_STOP_ENTRY = PrefetchStopped()
 """Put by `Prefetcher.stop` to wake a waiting caller."""
 
 
@@ -149,7 +133,7 @@ class Prefetcher:
                 try:
                     entries, stop = fill(room)
                 except BaseException as exc:
-                    entries, stop = [Entry.failed(exc)], True
+                    entries, stop = [exc], True
                 del fill
             for _ in range(room - len(entries)):
                 self._slots.put(True)  # unused slots go back

@@ -14,7 +14,7 @@ from proxyflow.stream._resolver import MISSING, fetch
 from proxyflow.stream._source import InlineObject, Kept, ObjectSource
 from proxyflow.stream.exceptions import StreamObjectMissingError
 
-__all__ = ["MAX_PROBE_BACKOFF", "ReadAhead"]
+__all__ = ["MAX_PROBE_BACKOFF", "ReadAhead", "resolve"]
 
 MAX_PROBE_BACKOFF = 16
 """Most fills whose subscriber probes are skipped after a probe found nothing."""
@@ -75,14 +75,14 @@ class ReadAhead:
                 probed = self._reader.taken > taken
                 self._backoff = 0 if probed else min(MAX_PROBE_BACKOFF, 2 * self._backoff or 1)
                 self._skip_probes = self._backoff
-        entries = resolve(batch, source.resolver.cache)
-        stop = error is not None or any(entry.error is not None for entry in entries)
+        entries, failed = resolve(batch, source.resolver.cache)
+        stop = error is not None or failed
         if error is not None:
-            entries.append(Entry.failed(error))
+            entries.append(error)
         return entries, stop
 
 
-def resolve(batch: list[Kept], stores: Mapping[bytes, Store]) -> list[Entry]:
+def resolve(batch: list[Kept], stores: Mapping[bytes, Store]) -> tuple[list[Entry], bool]:
     """Resolve items in order; consecutive ones of a store share one ``get_batch``.
 
     Each failure (a missing object, an unreadable one) becomes an entry of
@@ -91,19 +91,30 @@ def resolve(batch: list[Kept], stores: Mapping[bytes, Store]) -> list[Entry]:
     Args:
         batch: The kept items, in stream order.
         stores: The resolver's cache: packed config -> store.
+
+    Returns:
+        The entries, and whether any of them is a failure.
     """
     entries: list[Entry] = []
-    i = 0
-    while i < len(batch):
+    append = entries.append
+    failed = False
+    i, count = 0, len(batch)
+    while i < count:
         first = batch[i]
         if type(first) is InlineObject:
-            entries.append(Entry(first.item.metadata, first.value))
+            append((first.item.metadata, first.value))
             i += 1
             continue
         assert type(first) is StoredItem
-        store, evict = stores[first.store_config], first.evict
+        config, evict = first.store_config, first.evict
+        store = stores[config]
         j = i + 1
-        while j < len(batch) and _joins(batch[j], store, evict, stores):
+        while j < count:  # extend the group while the store and the evict flag are the same
+            kept = batch[j]
+            if type(kept) is not StoredItem or kept.evict is not evict:
+                break
+            if kept.store_config is not config and stores[kept.store_config] is not store:
+                break
             j += 1
         group: list[StoredItem] = batch[i:j]  # type: ignore[assignment]
         i = j
@@ -116,20 +127,20 @@ def resolve(batch: list[Kept], stores: Mapping[bytes, Store]) -> list[Entry]:
             except Exception:
                 values = None  # nothing was read: resolve one by one, each with its error
         for k, stored in enumerate(group):
+            error: BaseException | None = None
             if values is None:
                 try:
-                    entries.append(Entry(stored.metadata, fetch(store, stored)))
+                    append((stored.metadata, fetch(store, stored)))
+                    continue
                 except Exception as exc:
-                    entries.append(Entry.failed(exc))
+                    error = exc
             elif values[k] is MISSING:
-                entries.append(Entry.failed(StreamObjectMissingError(stored.key, store.name)))
+                error = StreamObjectMissingError(stored.key, store.name)
             elif isinstance(values[k], SerializationError):
-                entries.append(Entry.failed(values[k]))
+                error = values[k]
             else:
-                entries.append(Entry(stored.metadata, values[k]))
-    return entries
-
-
-def _joins(kept: Kept, store: Store, evict: bool, stores: Mapping[bytes, Store]) -> bool:
-    """Whether ``kept`` can be read in the same ``get_batch`` as a group of ``store``."""
-    return type(kept) is StoredItem and kept.evict == evict and stores[kept.store_config] is store
+                append((stored.metadata, values[k]))
+                continue
+            append(error)
+            failed = True
+    return entries, failed

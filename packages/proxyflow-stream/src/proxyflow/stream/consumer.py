@@ -254,15 +254,15 @@ class StreamConsumer(Closeable, Generic[T]):
         if self._closed:
             raise ConsumerClosedError("the consumer is closed")
         try:
-            metadata, value, error = prefetcher.take()
+            entry = prefetcher.take()
         except PrefetchStopped:
             raise StopIteration from None  # closed while waiting: the stream ended
-        if error is not None:
-            if isinstance(error, ConsumerClosedError):
+        if isinstance(entry, BaseException):
+            if isinstance(entry, ConsumerClosedError):
                 raise StopIteration  # closed while this call waited: the stream ended
-            raise error
+            raise entry
         self.stats.objects += 1
-        return metadata, value  # type: ignore[return-value]
+        return entry
 
     def next_with_metadata(self) -> tuple[dict[str, Any], Proxy[T] | T]:
         """Return the next object's metadata and a proxy of it (or the object, if inline).

@@ -71,7 +71,7 @@ def _run_stored(
     plan = Plan(broker.topic, count=COUNT, batch_size=batch, evict=evict, producer_filter=True)
     try:
         producer, subscriber = stream(broker, source, plan, process=process)
-        got = consume(subscriber, filter_=consumer_keeps)
+        got = consume(subscriber, keep=consumer_keeps)
         assert producer.finish() == COUNT
 
         assert [r.index for r in got] == EXPECTED
@@ -118,7 +118,7 @@ def test_inline_objects(broker_spec: Any, shim: str, batch: int) -> None:
     broker = broker_spec(shim)
     plan = Plan(broker.topic, count=COUNT, batch_size=batch, inline=True, producer_filter=True)
     producer, subscriber = stream(broker, None, plan)
-    got = consume(subscriber, filter_=consumer_keeps)
+    got = consume(subscriber, keep=consumer_keeps)
     assert producer.finish() == COUNT
     assert [r.index for r in got] == EXPECTED
     for r in got:

@@ -72,7 +72,7 @@ class _PfIn:
         self._consumer = StreamConsumer(_subscriber(CONFIGS[CONFIG], env), timeout=60)
 
     def recv(self, timeout: float) -> tuple[Any, int, int]:
-        item, metadata = self._consumer.next_with_metadata()
+        metadata, item = self._consumer.next_with_metadata()
         return item, metadata["t"], metadata["g"]
 
     @staticmethod

@@ -148,7 +148,7 @@ class PfConsumer:
         pass
 
     def recv(self, timeout: float) -> tuple[Any, int, int]:
-        item, metadata = self._take()
+        metadata, item = self._take()
         if type(item) is self._proxy_type:
             item = self._extract(item)
         return item, metadata["t"], metadata["g"]

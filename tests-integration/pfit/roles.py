@@ -73,7 +73,7 @@ def _produce(broker: BrokerSpec, store: Store | None, plan: Plan, reports: Any) 
         publisher,
         default_store=None if plan.inline else store,
         batch_size=plan.batch_size,
-        filter_=producer_keeps if plan.producer_filter else None,
+        keep=producer_keeps if plan.producer_filter else None,
         aggregator=aggregate if plan.aggregate else None,
     )
     for index in range(plan.first_index, plan.first_index + plan.count):
@@ -127,7 +127,7 @@ class Received:
 def consume(
     subscriber: Any,
     *,
-    filter_: Any = None,
+    keep: Any = None,
     producers_per_topic: int = 1,
     timeout: float = 20.0,
 ) -> list[Received]:
@@ -136,10 +136,10 @@ def consume(
 
     got: list[Received] = []
     consumer = StreamConsumer(
-        subscriber, filter_=filter_, timeout=timeout, producers_per_topic=producers_per_topic
+        subscriber, keep=keep, timeout=timeout, producers_per_topic=producers_per_topic
     )
     with consumer:
-        for item, metadata in consumer.iter_with_metadata():
+        for metadata, item in consumer.iter_with_metadata():
             is_proxy = isinstance(item, Proxy) or type(item) is Proxy
             unresolved = is_proxy and not is_resolved(item)
             key = getattr(get_factory(item), "key", None) if is_proxy else None
@@ -178,7 +178,7 @@ def run_dispatcher(
         reports.put(("subscribed", ""))
         forwarded = []
         with StreamConsumer(subscriber, timeout=30) as consumer:
-            for proxy, metadata in consumer.iter_with_metadata():
+            for metadata, proxy in consumer.iter_with_metadata():
                 data = pickle.dumps(proxy, protocol=pickle.HIGHEST_PROTOCOL)
                 tasks.put((int(metadata["index"]), data))
                 forwarded.append((int(metadata["index"]), is_resolved(proxy), len(data)))

@@ -82,10 +82,8 @@ class WatchedSource:
     """Wraps a consumer: counts reads and lets a test wait for them."""
 
     def __init__(self, consumer: Any) -> None:
-        from proxyflow.executors.sources import pair_reader
-
         self.consumer = consumer
-        self._read = pair_reader(consumer)
+        self._read = consumer.next_with_metadata
         self.asked = 0
         self.changed = threading.Condition()
 

@@ -262,14 +262,3 @@ def test_bad_options_and_executors(threads: ThreadPoolExecutor) -> None:
         with pytest.raises(ValueError):
             dispatch(source, len, threads, **options)  # type: ignore[arg-type]
 
-
-def test_item_first_sources_are_recognised(threads: ThreadPoolExecutor) -> None:
-    class OldOrder:
-        def __init__(self) -> None:
-            self.items = iter([("a", {"n": 1}), ("b", {"n": 2})])
-
-        def next_with_metadata(self) -> tuple[Any, dict[str, Any]]:
-            return next(self.items)
-
-    results = sorted(dispatch(OldOrder(), str.upper, threads, timeout=10), key=lambda r: r.index)
-    assert [(r.metadata, r.result) for r in results] == [({"n": 1}, "A"), ({"n": 2}, "B")]

@@ -30,7 +30,7 @@ from proxyflow.stream import (
     encode_event,
 )
 from proxyflow.stream.events import encode_store_config
-from proxyflow.stream.filters import KeyEquals
+from proxyflow.stream.filters import KeyEquals, NullFilter, SamplingFilter
 
 Factory = Callable[..., Any]
 
@@ -52,9 +52,9 @@ def test_proxies_across_threads(publisher: Any, store: Store, new_subscriber: Fa
         received = list(consumer.iter_with_metadata())
     thread.join(timeout=10)
     assert not thread.is_alive()
-    assert [md["i"] for _, md in received] == list(range(20))
-    assert all(isinstance(p, Proxy) for p, _ in received)
-    assert [p["i"] for p, _ in received] == list(range(20))
+    assert [md["i"] for md, _ in received] == list(range(20))
+    assert all(isinstance(p, Proxy) for _, p in received)
+    assert [p["i"] for _, p in received] == list(range(20))
     assert consumer.stats.objects == 20
     assert consumer.stats.events == 21
 
@@ -65,7 +65,8 @@ def test_inline_objects_are_yielded_directly(publisher: Any, new_subscriber: Fac
         producer.send("t", b"raw")
         producer.close_topics("t")
     consumer = StreamConsumer(new_subscriber("t"), timeout=5)
-    assert consumer.next_with_metadata() == ([1, 2], {"n": 2})
+    # (metadata, item), metadata first, as in ProxyStore.
+    assert consumer.next_with_metadata() == ({"n": 2}, [1, 2])
     assert consumer.next_object() == b"raw"
     with pytest.raises(StopIteration):
         next(consumer)
@@ -93,9 +94,9 @@ def test_aggregated_batches(publisher: Any, store: Store, new_subscriber: Factor
         p.close_topics("t")
     consumer = StreamConsumer(new_subscriber("t"), timeout=5)
     assert list(consumer.iter_objects_with_metadata()) == [
-        ([0, 1], {"i": 1}),
-        ([2, 3], {"i": 3}),
-        ([4], {"i": 4}),
+        ({"i": 1}, [0, 1]),
+        ({"i": 3}, [2, 3]),
+        ({"i": 4}, [4]),
     ]
 
 
@@ -137,31 +138,67 @@ def test_missing_object_raises_typed_error(
     with pytest.raises(StreamObjectMissingError) as info:
         consumer.next_object()
     assert isinstance(info.value, KeyError)
+    assert isinstance(info.value, ValueError)  # what ProxyStore's next_object raises
     assert info.value.store_name == store.name
 
 
+@pytest.mark.parametrize("how", ["keep", "filter_"])
 def test_consumer_filter_drops_and_evicts(
-    publisher: Any, store: Store, new_subscriber: Factory
+    publisher: Any, store: Store, new_subscriber: Factory, how: str
 ) -> None:
     with StreamProducer(publisher, default_store=store) as producer:
         for i in range(6):
             producer.send("t", i, metadata={"even": i % 2 == 0}, evict=i < 3)
         producer.close(topics=["t"], stores=False)
     keys = [e.key for e in publisher.events()[:6]]
-    consumer = StreamConsumer(new_subscriber("t"), timeout=5, filter_=KeyEquals("even", True))
+    select = {how: KeyEquals("even", how == "keep")}  # keep evens / drop odds
+    consumer = StreamConsumer(new_subscriber("t"), timeout=5, **select)
     assert list(consumer.iter_objects()) == [0, 2, 4]
     assert consumer.stats.filtered == 3
     # Dropped objects 1 (evict) is gone, 3 and 5 (no evict) stay; kept 4 (no evict) stays.
     assert [store.exists(k) for k in keys] == [False, False, False, True, True, True]
 
 
-def test_consumer_filter_on_inline_objects(publisher: Any, new_subscriber: Factory) -> None:
+def test_consumer_filter_true_drops_as_in_proxystore(
+    publisher: Any, new_subscriber: Factory
+) -> None:
+    with StreamProducer(publisher) as producer:
+        for i in range(6):
+            producer.send("t", i, metadata={"i": i})
+        producer.close_topics("t")
+    consumer = StreamConsumer(new_subscriber("t"), timeout=5, filter_=lambda md: md["i"] % 2 != 0)
+    assert list(consumer) == [0, 2, 4]
+    assert consumer.stats.filtered == 3
+
+
+def test_consumer_keep_on_inline_objects(publisher: Any, new_subscriber: Factory) -> None:
     with StreamProducer(publisher) as producer:
         for i in range(4):
             producer.send("t", i, metadata={"i": i})
         producer.close_topics("t")
-    consumer = StreamConsumer(new_subscriber("t"), timeout=5, filter_=lambda md: md["i"] > 1)
+    consumer = StreamConsumer(new_subscriber("t"), timeout=5, keep=lambda md: md["i"] > 1)
     assert list(consumer) == [2, 3]
+
+
+def test_consumer_sampling_and_null_filters_mean_what_they_mean_in_proxystore(
+    publisher: Any, new_subscriber: Factory
+) -> None:
+    producer = StreamProducer(publisher)
+    for i in range(2000):
+        producer.send("t", i)
+    producer.close_topics("t")
+    sampled = StreamConsumer(new_subscriber("t"), timeout=5, filter_=SamplingFilter(0.2, seed=5))
+    assert 1500 < len(list(sampled)) < 1700  # drops about 20%
+    for i in range(5):
+        producer.send("a", i)
+    producer.close(topics=["a"])
+    null = StreamConsumer(new_subscriber("a"), timeout=5, filter_=NullFilter())
+    assert list(null) == [0, 1, 2, 3, 4]
+
+
+def test_consumer_rejects_keep_and_filter_together(new_subscriber: Factory) -> None:
+    with pytest.raises(TypeError, match="not both"):
+        StreamConsumer(new_subscriber("t"), keep=NullFilter(), filter_=NullFilter())
 
 
 def test_multi_topic_stream_ends_only_when_every_topic_ended(
@@ -265,9 +302,9 @@ def test_store_rebuilt_from_config_is_owned_and_closed(
         producer.close(topics=["t"], stores=False)
     consumer = StreamConsumer(new_subscriber("t"), timeout=5)
     assert consumer.next_object() == "x"
-    built = list(consumer._stores.values())
+    built = list(consumer._source.resolver.cache.values())
     consumer.close()
-    assert consumer._own_stores == {}
+    assert consumer._source.resolver._owned == {}
     assert built[0] is not producer_store  # rebuilt from the event's config
     assert built[0].closed
     assert not producer_store.closed
@@ -289,7 +326,7 @@ def test_store_overrides_are_used_and_not_closed(
         allowed_connectors=(),
     )
     assert consumer.next_object() == "x"
-    assert consumer._stores == {publisher.events()[0].store_config: override}
+    assert consumer._source.resolver.cache == {publisher.events()[0].store_config: override}
     consumer.close()
     assert not override.closed
     override.close()
@@ -427,11 +464,11 @@ def test_dropped_objects_without_evict_need_no_store(
         producer.send("t", 1, evict=False)
         producer.close(topics=["t"], stores=False)
     consumer = StreamConsumer(
-        new_subscriber("t"), timeout=5, allowed_connectors=(), filter_=lambda md: False
+        new_subscriber("t"), timeout=5, allowed_connectors=(), filter_=lambda md: True
     )
     assert list(consumer) == []
     assert consumer.stats.filtered == 1
-    assert consumer._stores == {}
+    assert consumer._source.resolver.cache == {}
 
 
 def test_threads_sharing_a_consumer_get_each_object_once(
@@ -476,8 +513,37 @@ def test_registered_store_is_reused_and_not_closed(
             producer.close(topics=["t"], stores=False)
         consumer = StreamConsumer(new_subscriber("t"), timeout=5)
         assert consumer.next_object() == "x"
-        assert list(consumer._stores.values()) == [store]
+        assert list(consumer._source.resolver.cache.values()) == [store]
         consumer.close()
         assert not store.closed
     finally:
         unregister_store(store.name)
+
+
+def test_a_proxystore_event_subscriber_fails_loudly() -> None:
+    class EventSubscriber:  # ProxyStore's other subscriber kind: no next_message
+        def __next__(self) -> Any:
+            raise AssertionError("never read")
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="next_message"):
+        StreamConsumer(EventSubscriber())  # type: ignore[arg-type]
+
+
+def test_subscriber_is_exposed_as_in_proxystore(new_subscriber: Factory) -> None:
+    subscriber = new_subscriber("t")
+    assert StreamConsumer(subscriber).subscriber is subscriber
+
+
+def test_no_topics_stops_at_the_first_end_of_stream_as_proxystore_does(
+    publisher: Any, new_subscriber: Factory
+) -> None:
+    with StreamProducer(publisher) as producer:
+        producer.send("a", "from a")
+        producer.close_topics("a")
+        producer.send("b", "from b")
+        producer.close_topics("b")
+    consumer = StreamConsumer(new_subscriber("a", "b"), timeout=5, topics=())
+    assert list(consumer) == ["from a"]

@@ -47,8 +47,8 @@ def test_prefetch_keeps_order_and_batches_reads(
         new_subscriber("t"), timeout=5, prefetch=8, store_overrides={store.name: store}
     ) as consumer:
         received = list(consumer.iter_objects_with_metadata())
-    assert [obj["n"] for obj, _ in received] == list(range(40))
-    assert [md["i"] for _, md in received] == list(range(40))
+    assert [obj["n"] for _, obj in received] == list(range(40))
+    assert [md["i"] for md, _ in received] == list(range(40))
     # Every event was already waiting: reads were batched, never above `prefetch`.
     assert spy.calls["get_batch"] >= 1
     assert max(spy.batch_sizes) <= 8
@@ -107,7 +107,7 @@ def test_timeouts_surface_and_the_consumer_stays_usable(
         with pytest.raises(ConsumerTimeoutError):
             consumer.next_object()
         produce(publisher, store, ["late"])
-        assert consumer.next_object_with_metadata() == ("late", {"i": 0})
+        assert consumer.next_object_with_metadata() == ({"i": 0}, "late")
         with pytest.raises(StopIteration):
             consumer.next_object()
     finally:
@@ -124,7 +124,7 @@ def test_next_after_the_thread_started_returns_resolved_objects(
         second = consumer.next()
         assert type(second) is list
         assert second == [2]
-        assert consumer.next_with_metadata() == ([3], {"i": 2})
+        assert consumer.next_with_metadata() == ({"i": 2}, [3])
 
 
 def test_inline_objects_are_prefetched_too(publisher: Any, new_subscriber: Factory) -> None:

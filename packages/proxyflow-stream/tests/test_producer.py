@@ -17,7 +17,7 @@ from proxyflow.stream import (
     StreamProducer,
     TopicClosedError,
 )
-from proxyflow.stream.filters import KeyEquals
+from proxyflow.stream.filters import KeyEquals, NullFilter, SamplingFilter
 
 
 def object_events(events: list[Any]) -> list[Any]:
@@ -95,19 +95,66 @@ def test_aggregator_turns_each_batch_into_one_object(publisher: Any, store: Stor
     assert [e.seq for e in events] == [0, 1, 2, 3]
     assert events[0].metadata == {"last": 3, "k1": True, "k2": True, "k3": True}
     assert events[2].metadata == {"last": 7, "k7": True}
-    assert [e.evict for e in events[:3]] == [False, True, True]
+    # Evicted if ANY buffered send asked for it (ProxyStore's rule): the first
+    # batch mixes evict=True (1, 3) and evict=False (2).
+    assert [e.evict for e in events[:3]] == [True, True, True]
 
 
-def test_producer_filter_keeps_true_and_never_stores_dropped(
+def test_aggregate_is_kept_only_when_no_send_asked_for_eviction(
+    publisher: Any, store: Store
+) -> None:
+    producer = StreamProducer(publisher, default_store=store, batch_size=2, aggregator=sum)
+    producer.send("t", 1, evict=False)
+    producer.send("t", 2, evict=False)
+    producer.send("t", 3, evict=False)
+    producer.send("t", 4, evict=True)
+    assert [e.evict for e in publisher.events()] == [False, True]
+
+
+def test_producer_filter_true_drops_as_in_proxystore(
     publisher: Any, store: Store, spy: Any
 ) -> None:
-    producer = StreamProducer(publisher, default_store=store, filter_=KeyEquals("keep", True))
+    # ProxyStore's example: a filter returning True drops, so the odd ones go.
+    producer = StreamProducer(publisher, default_store=store, filter_=lambda md: md["i"] % 2 != 0)
+    for i in range(6):
+        producer.send("t", i, metadata={"i": i})
+    events = publisher.events()
+    assert [store.get(e.key) for e in events] == [0, 2, 4]
+    assert [e.seq for e in events] == [0, 1, 2]
+    assert spy.calls["put"] == 3
+
+
+def test_producer_keep_true_keeps_and_never_stores_dropped(
+    publisher: Any, store: Store, spy: Any
+) -> None:
+    producer = StreamProducer(publisher, default_store=store, keep=KeyEquals("keep", True))
     for i in range(6):
         producer.send("t", i, metadata={"keep": i % 2 == 0})
     events = publisher.events()
     assert [store.get(e.key) for e in events] == [0, 2, 4]
     assert [e.seq for e in events] == [0, 1, 2]
     assert spy.calls["put"] == 3
+
+
+def test_producer_sampling_filter_drops_the_fraction_p(publisher: Any) -> None:
+    producer = StreamProducer(publisher, filter_=SamplingFilter(0.2, seed=3))
+    for i in range(2000):
+        producer.send("t", i)
+    assert 1500 < len(publisher.sent) < 1700  # about 80% kept
+
+
+def test_producer_null_filter_drops_nothing(publisher: Any) -> None:
+    producer = StreamProducer(publisher, filter_=NullFilter())
+    for i in range(5):
+        producer.send("t", i)
+    assert len(publisher.sent) == 5
+
+
+def test_producer_rejects_keep_and_filter_together(publisher: Any) -> None:
+    with pytest.raises(TypeError, match=r"keep=.*filter_=.*not both"):
+        StreamProducer(publisher, keep=NullFilter(), filter_=NullFilter())
+    with pytest.raises(TypeError, match="callable"):
+        StreamProducer(publisher, keep=True)  # type: ignore[arg-type]
 
 
 def test_bad_metadata_is_rejected_before_storing(publisher: Any, store: Store, spy: Any) -> None:
@@ -285,3 +332,19 @@ def test_threads_sharing_a_producer(publisher: Any, store: Store, batch_size: in
         assert seqs == list(range(len(seqs)))  # unique, gap-free, in wire order
         (eos,) = [e for e in events if isinstance(e, EndOfStreamEvent) and e.topic == topic]
         assert eos.seq == len(seqs)
+
+
+def test_a_proxystore_event_publisher_fails_loudly() -> None:
+    class EventPublisher:  # ProxyStore's other publisher kind: send_events, no send_message
+        def send_events(self, events: Any) -> None:
+            raise AssertionError("never sent")
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="send_message"):
+        StreamProducer(EventPublisher())  # type: ignore[arg-type]
+
+
+def test_publisher_is_exposed_as_in_proxystore(publisher: Any) -> None:
+    assert StreamProducer(publisher).publisher is publisher

@@ -36,7 +36,6 @@ from proxyflow.executors.exceptions import (
 from proxyflow.executors.policy import DEFAULT_MIN_BYTES, ResultPolicy, result_nbytes
 from proxyflow.executors.protocols import AckingItemSource, ItemSource, RejectingItemSource
 from proxyflow.executors.results import DispatchResult, DispatchStats, Settlement
-from proxyflow.executors.sources import pair_reader
 from proxyflow.executors.tasks import ProxyTask, StoredResult
 
 __all__ = [
@@ -61,6 +60,5 @@ __all__ = [
     "dispatch",
     "engine_for",
     "is_dask_client",
-    "pair_reader",
     "result_nbytes",
 ]

@@ -29,7 +29,6 @@ from proxyflow.executors.exceptions import DispatcherClosedError, DispatchTimeou
 from proxyflow.executors.policy import ResultPolicy
 from proxyflow.executors.protocols import AckingItemSource, ItemSource
 from proxyflow.executors.results import DispatchResult, DispatchStats, Settlement
-from proxyflow.executors.sources import pair_reader
 from proxyflow.executors.tasks import ProxyTask, StoredResult
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "Dispatcher", "dispatch"]
@@ -155,7 +154,7 @@ class Dispatcher(Closeable, Generic[R]):
             )
         self._engine: Engine = engine_for(executor)
         self._source = source
-        self._read_pair = pair_reader(source)
+        self._read_pair = source.next_with_metadata
         self._fn = fn
         self._policy = results
         self._max_in_flight = max_in_flight

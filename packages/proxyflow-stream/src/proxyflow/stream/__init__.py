@@ -8,8 +8,9 @@ from a [`Subscriber`][proxyflow.stream.protocols.Subscriber] and yields lazy
 [`Proxy`][proxyflow.proxy.Proxy] objects, so the bulk bytes travel only from the
 store to the process that finally uses them.
 
-Filters return **True to keep** an object (see
-[`proxyflow.stream.filters`][proxyflow.stream.filters]).
+Producers and consumers select objects by their metadata with ``keep=``
+(True keeps) or with ``filter_=`` (True drops, as in ProxyStore); see
+[`proxyflow.stream.filters`][proxyflow.stream.filters].
 
 Example:
     ```python
@@ -57,7 +58,8 @@ from proxyflow.stream.exceptions import (
 from proxyflow.stream.filters import (
     Filter,
     KeyEquals,
-    MetadataFilter,
+    MetadataMatches,
+    MetadataPredicate,
     NullFilter,
     SamplingFilter,
     all_of,
@@ -65,14 +67,16 @@ from proxyflow.stream.filters import (
     negate,
 )
 from proxyflow.stream.producer import StreamProducer
-from proxyflow.stream.protocols import Message, Publisher, Subscriber
+from proxyflow.stream.protocols import AckingSubscriber, Delivery, Message, Publisher, Subscriber
 
 __all__ = [
+    "AckingSubscriber",
     "BatchEvent",
     "ConnectorNotAllowedError",
     "ConsumerClosedError",
     "ConsumerStats",
     "ConsumerTimeoutError",
+    "Delivery",
     "EndOfStreamEvent",
     "Event",
     "EventDecodeError",
@@ -80,7 +84,8 @@ __all__ = [
     "Filter",
     "KeyEquals",
     "Message",
-    "MetadataFilter",
+    "MetadataMatches",
+    "MetadataPredicate",
     "NewObjectEvent",
     "NewObjectKeyEvent",
     "NullFilter",

@@ -6,37 +6,35 @@ import queue
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
-__all__ = ["FAILED", "OK", "Entry", "PrefetchStopped", "Prefetcher"]
+__all__ = ["Entry", "PrefetchStopped", "Prefetcher"]
 
-OK = 0
-"""Entry kind: ``(OK, value, metadata)``, a resolved object."""
-FAILED = 1
-"""Entry kind: ``(FAILED, exception, None)``, raised at the caller in its turn."""
-_STOP = 2
-"""Entry kind put by `Prefetcher.stop` to wake a waiting caller."""
+Entry: TypeAlias = tuple[dict[str, Any], Any] | BaseException
+"""One result of the prefetch thread, in stream order: what the caller returns,
+a ``(metadata, object)`` pair, or what it raises in this place, an exception."""
 
-Entry = tuple[int, Any, Any]
 Fill = Callable[[int], tuple[list[Entry], bool]]
 
 _IDLE_CHECK = 1.0
 """Seconds between checks, while the queue is full, that the owner still exists."""
-
-_STOP_ENTRY: Entry = (_STOP, None, None)
 
 
 class PrefetchStopped(Exception):
     """`Prefetcher.take` was waiting when `Prefetcher.stop` was called."""
 
 
+_STOP_ENTRY = PrefetchStopped()
+"""Put by `Prefetcher.stop` to wake a waiting caller."""
+
+
 class Prefetcher:
     """Runs ``fill(room)`` in a daemon thread so that up to ``capacity`` entries wait in order.
 
     ``fill`` blocks until it has at least one entry and returns ``(entries,
-    stop)``; an exception it raises becomes a ``FAILED`` entry. After a fill
-    that failed or asked to stop (an error, the end of the stream) the thread
-    ends, and the next `take` on an empty queue starts a new one, so an
+    stop)``; an exception it raises becomes an entry that raises it. After a
+    fill that failed or asked to stop (an error, the end of the stream) the
+    thread ends, and the next `take` on an empty queue starts a new one, so an
     error never hides what follows it and nothing runs ahead of an error.
 
     Hand-offs go through two C-level ``queue.SimpleQueue`` objects (entries
@@ -92,7 +90,7 @@ class Prefetcher:
                 if not self._running and ready.empty():
                     self._start()
             entry = ready.get()
-        if entry[0] == _STOP:
+        if entry is _STOP_ENTRY:
             ready.put(entry)  # for any other waiting caller
             raise PrefetchStopped
         self._slots.put(True)
@@ -135,7 +133,7 @@ class Prefetcher:
                 try:
                     entries, stop = fill(room)
                 except BaseException as exc:
-                    entries, stop = [(FAILED, exc, None)], True
+                    entries, stop = [exc], True
                 del fill
             for _ in range(room - len(entries)):
                 self._slots.put(True)  # unused slots go back

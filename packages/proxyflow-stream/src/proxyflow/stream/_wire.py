@@ -1,10 +1,10 @@
-"""The wire format of `proxyflow.stream.events`, on plain values (the fast path).
+"""The wire format's single encoder: event codes, msgpack helpers, store configs, `TopicCodec`.
 
-The producer and the consumer use this module directly; the event dataclasses
-of [`proxyflow.stream.events`][proxyflow.stream.events] are built on top of it for callers that want
-objects. The layout is described in [`proxyflow.stream.events`][proxyflow.stream.events];
-this module adds no format of its own, it only writes the same bytes with less
-work:
+Everything that writes the bytes of an event lives here, and
+[`proxyflow.stream._decode`][proxyflow.stream._decode] is its reader. The
+layout is described in [`proxyflow.stream.events`][proxyflow.stream.events],
+whose `encode_event` builds on `TopicCodec` as the producer does, so the
+format has one writer. The writer does little work per event:
 
 * the fields that are the same for every event of a producer on a topic
   (array header, version, type, producer id, topic, packed store config) are
@@ -13,40 +13,37 @@ work:
   are spliced into the message (`pack_metadata`);
 * an inline payload is written after a ``bin`` header built by hand, so a
   message is assembled with a single ``bytes.join`` (one copy of the payload,
-  no growing msgpack buffer), from the pieces the serializer returns;
-* a message of `ZERO_COPY_MIN` bytes or more holding one inline object is
-  decoded without copying the payload: it comes back as a ``memoryview`` slice
-  of the message.
+  no growing msgpack buffer), from the pieces the serializer returns.
 
-msgpack packers are kept per thread (`packer`), since a packer is not
-safe to share between threads.
+The bytes are identical to what ``msgpack.packb`` writes for the same array.
+msgpack packers are kept per thread (`packer`), since a packer is not safe to
+share between threads.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from enum import IntEnum
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 
+from proxyflow.store import StoreConfig
 from proxyflow.stream.exceptions import EventDecodeError, EventEncodeError
 
 __all__ = [
-    "BATCH",
-    "END_OF_STREAM",
     "FORMAT_VERSION",
     "MAX_PRODUCER_ID_LEN",
-    "NEW_OBJECT",
-    "NEW_OBJECT_KEY",
-    "ZERO_COPY_MIN",
-    "Decoded",
+    "EventType",
     "TopicCodec",
-    "decode",
+    "decode_store_config",
+    "encode_store_config",
     "pack",
     "pack_metadata",
     "packer",
     "unpack",
+    "unpacker",
 ]
 
 FORMAT_VERSION = 1
@@ -55,20 +52,19 @@ FORMAT_VERSION = 1
 MAX_PRODUCER_ID_LEN = 64
 """The longest producer id (in bytes) the wire format accepts."""
 
-NEW_OBJECT = 1
-NEW_OBJECT_KEY = 2
-END_OF_STREAM = 3
-BATCH = 4
 
-ZERO_COPY_MIN = 256 * 1024
-"""Messages from this size on have their inline payload decoded as a view (no copy).
+class EventType(IntEnum):
+    """The event type code, the second element of every message."""
 
-Below it, unpacking the whole message (and copying the payload) is cheaper than
-locating the payload first (measured crossover: 100-200 KiB).
-"""
+    NEW_OBJECT = 1
+    """An object carried inline ([`NewObjectEvent`][proxyflow.stream.events.NewObjectEvent])."""
+    NEW_OBJECT_KEY = 2
+    """A stored object's key ([`NewObjectKeyEvent`][proxyflow.stream.events.NewObjectKeyEvent])."""
+    END_OF_STREAM = 3
+    """A topic ended ([`EndOfStreamEvent`][proxyflow.stream.events.EndOfStreamEvent])."""
+    BATCH = 4
+    """Several object events of one flush ([`BatchEvent`][proxyflow.stream.events.BatchEvent])."""
 
-_PROBE = 4096
-"""Bytes of a large message parsed to find where its inline payload starts."""
 
 _TRUE = b"\xc3"
 _FALSE = b"\xc2"
@@ -108,21 +104,24 @@ def _reject_ext(code: int, data: bytes) -> Any:
     raise EventDecodeError(f"msgpack ext type {code} is not allowed in events")
 
 
+def unpacker() -> Any:
+    """Return a new streaming msgpack unpacker with the strict options of `unpack`."""
+    return msgpack.Unpacker(
+        raw=False, use_list=True, strict_map_key=True, ext_hook=_reject_ext, timestamp=0
+    )
+
+
 def unpack(data: bytes | bytearray | memoryview) -> Any:
-    """Unpack exactly one msgpack value, strictly.
+    """Unpack exactly one msgpack value, strictly: str keys only, no ext types, lists for arrays.
 
     Raises:
         EventDecodeError: On bad or truncated msgpack, trailing bytes, ext
             types or non-string map keys.
     """
     try:
+        # Literal keywords: a ``**options`` dict would be copied on every call.
         return msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=True,
-            strict_map_key=True,
-            ext_hook=_reject_ext,
-            timestamp=0,
+            data, raw=False, use_list=True, strict_map_key=True, ext_hook=_reject_ext, timestamp=0
         )
     except EventDecodeError:
         raise
@@ -164,6 +163,68 @@ def pack_metadata(metadata: Mapping[str, Any] | None) -> tuple[dict[str, Any], b
     return as_dict, packed
 
 
+# -- store configs ----------------------------------------------------------------------------
+
+_STORE_CONFIG_FIELDS: tuple[tuple[str, type], ...] = (
+    ("name", str),
+    ("connector", str),
+    ("options", dict),
+    ("serializer", str),
+    ("cache_size", int),
+)
+"""The packed store config: a msgpack array of these `StoreConfig` fields, in this order."""
+
+
+def encode_store_config(config: StoreConfig) -> bytes:
+    """Pack a store config into the compact bytes that events carry.
+
+    Call it once per store and reuse the bytes: the producer does.
+
+    Args:
+        config: The store's config (``store.config()``).
+
+    Returns:
+        msgpack bytes of ``[name, connector, options, serializer, cache_size]``.
+
+    Raises:
+        EventEncodeError: If the options are not msgpack-serializable.
+    """
+    values = [getattr(config, name) for name, _ in _STORE_CONFIG_FIELDS]
+    values[2] = dict(values[2])  # options: any mapping, packed as a map
+    return pack(values)
+
+
+def decode_store_config(data: bytes | bytearray | memoryview) -> StoreConfig:
+    """Unpack bytes made by [`encode_store_config`][proxyflow.stream.events.encode_store_config].
+
+    Args:
+        data: The packed config.
+
+    Returns:
+        The store config.
+
+    Raises:
+        EventDecodeError: If the bytes are not a valid packed config.
+    """
+    fields = unpack(data)
+    if not (isinstance(fields, list) and len(fields) == len(_STORE_CONFIG_FIELDS)):
+        raise EventDecodeError(
+            f"store config must be an array of {len(_STORE_CONFIG_FIELDS)} fields"
+        )
+    values: dict[str, Any] = {}
+    for value, (name, kind) in zip(fields, _STORE_CONFIG_FIELDS, strict=True):
+        if type(value) is not kind:
+            raise EventDecodeError(f"store config field {name!r} must be a {kind.__name__}")
+        values[name] = value
+    try:
+        return StoreConfig(**values)
+    except Exception as exc:
+        raise EventDecodeError(f"invalid store config: {exc}") from exc
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
 def _bin_header(size: int) -> bytes:
     if size < 0x100:
         return bytes((0xC4, size))
@@ -174,12 +235,17 @@ def _bin_header(size: int) -> bytes:
     raise EventEncodeError(f"an inline payload is limited to 4 GiB, got {size} bytes")
 
 
-def _size(parts: Sequence[bytes | bytearray | memoryview]) -> int:
+def _size(parts: Iterable[bytes | bytearray | memoryview]) -> int:
     return sum(part.nbytes if type(part) is memoryview else len(part) for part in parts)
 
 
+def _head(length: int, kind: EventType, tail: bytes) -> bytes:
+    """The fixarray header, version and type code, then ``tail`` (producer id, topic)."""
+    return bytes((0x90 | length,)) + pack(FORMAT_VERSION) + pack(int(kind)) + tail
+
+
 class TopicCodec:
-    """Writes the messages of one producer on one topic, with the constant fields packed once.
+    """Writes every message of one producer on one topic, with the constant fields packed once.
 
     Args:
         producer_id: The producer id (1 to 64 bytes).
@@ -187,26 +253,30 @@ class TopicCodec:
         store_config: The packed store config of the topic's store, or
             ``None`` when objects travel inline.
 
+    Raises:
+        EventEncodeError: If the producer id is not 1 to 64 bytes.
+
     Example:
         ```python
-        from proxyflow.stream._wire import TopicCodec, decode
+        from proxyflow.stream._decode import EndOfStream, decode
+        from proxyflow.stream._wire import TopicCodec
 
         codec = TopicCodec(b"producer", "t", None)
-        message = codec.end_of_stream(0)
-        assert decode(message)[0] == 3
+        assert decode(codec.end_of_stream(0)) == EndOfStream(b"producer", "t", 0)
         ```
     """
 
     __slots__ = ("_batch_head", "_config", "_eos_head", "_inline_head", "_key_head")
 
     def __init__(self, producer_id: bytes, topic: str, store_config: bytes | None) -> None:
+        if type(producer_id) is not bytes or not 0 < len(producer_id) <= MAX_PRODUCER_ID_LEN:
+            raise EventEncodeError(f"producer id must be 1 to {MAX_PRODUCER_ID_LEN} bytes")
         tail = pack(producer_id) + pack(topic)
-        version = pack(FORMAT_VERSION)
-        self._key_head = b"\x99" + version + pack(NEW_OBJECT_KEY) + tail
-        self._inline_head = b"\x98" + version + pack(NEW_OBJECT) + tail
-        self._eos_head = b"\x95" + version + pack(END_OF_STREAM) + tail
+        self._key_head = _head(9, EventType.NEW_OBJECT_KEY, tail)
+        self._inline_head = _head(8, EventType.NEW_OBJECT, tail)
+        self._eos_head = _head(5, EventType.END_OF_STREAM, tail)
         self._config = _NIL if store_config is None else pack(store_config)
-        self._batch_head = b"\x96" + version + pack(BATCH) + tail + self._config
+        self._batch_head = _head(6, EventType.BATCH, tail) + self._config
 
     def key_event(self, seq: int, key: Any, evict: bool, metadata: bytes) -> bytes:
         """Return a ``NewObjectKeyEvent`` message; ``metadata`` is packed.
@@ -260,16 +330,29 @@ class TopicCodec:
         """Return an ``EndOfStreamEvent`` message."""
         return self._eos_head + pack(seq)
 
-    def key_batch(self, items: Sequence[tuple[int, Any, bool, bytes]]) -> bytes:
-        """Return a ``BatchEvent`` message of ``(seq, key, evict, packed metadata)`` items.
+    def key_batch(
+        self,
+        seqs: Iterable[int],
+        keys: Sequence[Any],
+        evicts: Iterable[bool],
+        metadatas: Iterable[bytes],
+    ) -> bytes:
+        """Return a ``BatchEvent`` message of stored objects, given field by field.
+
+        Args:
+            seqs: The sequence numbers, one per object.
+            keys: The store keys.
+            evicts: The evict flags.
+            metadatas: The packed metadata of each object.
 
         Raises:
-            EventEncodeError: If msgpack cannot encode a key.
+            EventEncodeError: If msgpack cannot encode a key, or the
+                sequences differ in length.
         """
         pk = packer()
-        chunks = [self._batch_head, pk.pack_array_header(len(items))]
+        chunks = [self._batch_head, pk.pack_array_header(len(keys))]
         try:
-            for seq, key, evict, metadata in items:
+            for seq, key, evict, metadata in zip(seqs, keys, evicts, metadatas, strict=True):
                 chunks += (_ITEM, pk.pack(seq), pk.pack(key), _TRUE if evict else _FALSE, metadata)
         except (TypeError, ValueError, OverflowError) as exc:
             raise EventEncodeError(f"cannot encode store key: {exc}") from exc
@@ -277,149 +360,39 @@ class TopicCodec:
 
     def inline_batch(
         self,
-        serializer: str,
-        items: Sequence[tuple[int, Sequence[bytes | bytearray | memoryview], bytes]],
+        seqs: Iterable[int],
+        serializer: str | Sequence[str],
+        payloads: Sequence[Sequence[bytes | bytearray | memoryview]],
+        metadatas: Iterable[bytes],
     ) -> bytes:
-        """Return a ``BatchEvent`` message of ``(seq, payload pieces, packed metadata)`` items."""
+        """Return a ``BatchEvent`` message of inline objects, given field by field.
+
+        Args:
+            seqs: The sequence numbers, one per object.
+            serializer: The serializer name of every object, or one name per object.
+            payloads: Each serialized object as flat pieces.
+            metadatas: The packed metadata of each object.
+
+        Raises:
+            EventEncodeError: If the sequences differ in length.
+        """
         pk = packer()
-        name = pk.pack(serializer)
-        chunks = [self._batch_head, pk.pack_array_header(len(items))]
-        for seq, payload, metadata in items:
-            chunks += (_ITEM, pk.pack(seq), name, _bin_header(_size(payload)), *payload, metadata)
+        names = (
+            [pk.pack(serializer)] * len(payloads)
+            if isinstance(serializer, str)
+            else [pk.pack(name) for name in serializer]
+        )
+        chunks = [self._batch_head, pk.pack_array_header(len(payloads))]
+        try:
+            for seq, name, payload, metadata in zip(seqs, names, payloads, metadatas, strict=True):
+                chunks += (
+                    _ITEM,
+                    pk.pack(seq),
+                    name,
+                    _bin_header(_size(payload)),
+                    *payload,
+                    metadata,
+                )
+        except ValueError as exc:
+            raise EventEncodeError(f"cannot encode inline batch: {exc}") from exc
         return b"".join(chunks)
-
-
-Decoded = tuple[int, bytes, str, "bytes | None", list[list[Any]], int]
-"""``(type, producer id, topic, store config, items, end-of-stream seq)``.
-
-``items`` holds one ``[seq, key, evict, metadata]`` (stored) or ``[seq,
-serializer, payload, metadata]`` (inline) list per object, in order: one for
-a single-object event, none for end of stream. ``store config`` is ``None``
-for inline objects; the last field is the sequence number of an
-end-of-stream event (``-1`` otherwise).
-"""
-
-
-def _seq(seq: Any) -> int:
-    if type(seq) is not int or seq < 0:
-        raise EventDecodeError("sequence number must be a non-negative int")
-    return seq
-
-
-def _check_stored(item: list[Any]) -> list[Any]:
-    seq, key, evict, metadata = item
-    _seq(seq)
-    if key is None or isinstance(key, (dict, bool)):
-        raise EventDecodeError("store key must be a str, int, bytes or array")
-    if not isinstance(evict, bool):
-        raise EventDecodeError("evict flag must be a bool")
-    if not isinstance(metadata, dict):
-        raise EventDecodeError("metadata must be a map")
-    return item
-
-
-def _check_inline(item: list[Any]) -> list[Any]:
-    seq, serializer, payload, metadata = item
-    _seq(seq)
-    if not isinstance(serializer, str) or not isinstance(payload, (bytes, memoryview)):
-        raise EventDecodeError("inline events need a str serializer and a bin payload")
-    if not isinstance(metadata, dict):
-        raise EventDecodeError("metadata must be a map")
-    return item
-
-
-def _large_inline(view: memoryview) -> list[Any] | None:
-    """Parse a single inline event without copying its payload; ``None`` if it is not one.
-
-    Anything unexpected returns ``None`` so that the strict full decode reports it.
-    """
-    unpacker = msgpack.Unpacker(
-        raw=False, use_list=True, strict_map_key=True, ext_hook=_reject_ext, timestamp=0
-    )
-    unpacker.feed(view[:_PROBE])
-    try:
-        if unpacker.read_array_header() != 8:
-            return None
-        head = [unpacker.unpack() for _ in range(6)]
-        start = unpacker.tell()
-    except Exception:  # OutOfData or anything malformed: let the full decode judge
-        return None
-    code = head[1]
-    if type(code) is not int or code != NEW_OBJECT:
-        return None
-    marker = view[start]
-    if marker == 0xC4:
-        width = 1
-    elif marker == 0xC5:
-        width = 2
-    elif marker == 0xC6:
-        width = 4
-    else:
-        return None
-    begin = start + 1 + width
-    end = begin + int.from_bytes(view[start + 1 : begin], "big")
-    if end > len(view):
-        return None
-    head += (view[begin:end], unpack(view[end:]))
-    return head
-
-
-def decode(data: bytes | bytearray | memoryview) -> Decoded:
-    """Decode and validate one message.
-
-    Raises:
-        EventDecodeError: If ``data`` is not a valid version-1 event.
-    """
-    fields: Any = None
-    if len(data) >= ZERO_COPY_MIN:
-        view = memoryview(data)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        fields = _large_inline(view)
-    if fields is None:
-        fields = unpack(data)
-    if type(fields) is not list or len(fields) < 4:
-        raise EventDecodeError("an event must be an array of at least 4 fields")
-    version, code, pid, topic = fields[0], fields[1], fields[2], fields[3]
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise EventDecodeError(f"unknown event format version {version!r}")
-    if type(pid) is not bytes or not 0 < len(pid) <= MAX_PRODUCER_ID_LEN:
-        raise EventDecodeError("producer id must be 1 to 64 bytes of bin")
-    if type(topic) is not str:
-        raise EventDecodeError("topic must be a str")
-    if type(code) is int:
-        if code == NEW_OBJECT_KEY:
-            if len(fields) != 9:
-                raise EventDecodeError("key event has the wrong number of fields")
-            config = fields[5]
-            if type(config) is not bytes:
-                raise EventDecodeError("store config must be bin")
-            item = _check_stored([fields[4], fields[6], fields[7], fields[8]])
-            return NEW_OBJECT_KEY, pid, topic, config, [item], -1
-        if code == NEW_OBJECT:
-            if len(fields) != 8:
-                raise EventDecodeError("inline event has the wrong number of fields")
-            return NEW_OBJECT, pid, topic, None, [_check_inline(fields[4:])], -1
-        if code == END_OF_STREAM:
-            if len(fields) != 5:
-                raise EventDecodeError("end-of-stream event has the wrong number of fields")
-            return END_OF_STREAM, pid, topic, None, [], _seq(fields[4])
-        if code == BATCH:
-            return _batch(pid, topic, fields)
-    raise EventDecodeError(f"unknown event type {code!r}")
-
-
-def _batch(pid: bytes, topic: str, fields: list[Any]) -> Decoded:
-    if len(fields) != 6:
-        raise EventDecodeError("batch event has the wrong number of fields")
-    config, items = fields[4], fields[5]
-    if type(items) is not list or not items:
-        raise EventDecodeError("batch event needs a non-empty array of items")
-    if config is not None and type(config) is not bytes:
-        raise EventDecodeError("batch store config must be bin or nil")
-    check = _check_inline if config is None else _check_stored
-    for item in items:
-        if type(item) is not list or len(item) != 4:
-            raise EventDecodeError("batch item must be an array of 4 fields")
-        check(item)
-    return BATCH, pid, topic, config, items, -1

@@ -1,62 +1,41 @@
-"""The consumer side of a stream: [`StreamConsumer`][proxyflow.stream.consumer.StreamConsumer]."""
+"""The consumer side of a stream: [`StreamConsumer`][proxyflow.stream.consumer.StreamConsumer].
+
+The consumer is a thin shell over one module per job: decoding events and
+counting ends (``_reader``), finding stores (``_resolver``), selecting objects
+(``_filtering``), rebuilding inline objects (``_inline``), the lock that lets
+threads share a consumer (``_source``) and prefetching (``_readahead``,
+``_prefetch``).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from proxyflow.serialize import SerializationError, get_serializer
-from proxyflow.store import Store, get_or_create_store, get_store
-from proxyflow.stream._closing import ClosesOnExit, close_stores
-from proxyflow.stream._prefetch import FAILED, OK, Entry, Prefetcher, PrefetchStopped
-from proxyflow.stream._wire import END_OF_STREAM, decode
-from proxyflow.stream.events import decode_store_config
-from proxyflow.stream.exceptions import (
-    ConnectorNotAllowedError,
-    ConsumerClosedError,
-    ConsumerTimeoutError,
-    EventDecodeError,
-    StreamObjectMissingError,
-)
-from proxyflow.stream.filters import Filter
-from proxyflow.stream.protocols import Subscriber
+from proxyflow.api import Closeable
+from proxyflow.proxy import Proxy
+from proxyflow.store import Store
+from proxyflow.stream._filtering import selection
+from proxyflow.stream._prefetch import Prefetcher, PrefetchStopped
+from proxyflow.stream._readahead import ReadAhead
+from proxyflow.stream._reader import EndOfStream, EventReader
+from proxyflow.stream._resolver import StoreResolver, fetch
+from proxyflow.stream._source import InlineObject, ObjectSource
+from proxyflow.stream._stats import ConsumerStats
+from proxyflow.stream._typing import T
+from proxyflow.stream.exceptions import ConsumerClosedError
+from proxyflow.stream.protocols import Filter, MetadataPredicate, Subscriber
 
 __all__ = ["ConsumerStats", "StreamConsumer"]
 
-_MISSING = object()
-_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 _JOIN_TIMEOUT = 10.0
 """Seconds `StreamConsumer.close` waits for the prefetch thread to end."""
 
-# A decoded object event waiting to be handed out: (store config, or None when
-# inline; [seq, key, evict, metadata] or [seq, serializer, payload, metadata]).
-_Item = tuple["bytes | None", list[Any]]
 
-
-@dataclass
-class ConsumerStats:
-    """Counters of a `StreamConsumer` (read them, do not write them).
-
-    Attributes:
-        events: Messages decoded successfully (a batch counts once,
-            end-of-stream events count too).
-        objects: Objects (or proxies) handed to the caller.
-        skipped_bad_messages: Messages skipped because they could not be
-            decoded (only with ``on_decode_error="skip"``).
-        filtered: Objects dropped by the consumer's filter.
-    """
-
-    events: int = 0
-    objects: int = 0
-    skipped_bad_messages: int = 0
-    filtered: int = 0
-
-
-class StreamConsumer(ClosesOnExit):
+class StreamConsumer(Closeable, Generic[T]):
     """Reads a stream: decodes events and yields proxies of the stored objects.
 
     Iterating yields, per object event, a [`Proxy`][proxyflow.proxy.Proxy] of
@@ -92,9 +71,21 @@ class StreamConsumer(ClosesOnExit):
     ``__next__`` and the ``next*`` methods raise `StopIteration`.
     A closed subscriber (``EOFError``) also ends the stream.
 
-    **Filtering.** ``filter_(metadata)`` returns **True to KEEP** the object
-    (see [`proxyflow.stream.filters`][proxyflow.stream.filters]). A dropped stored object is evicted
-    from its store when its event asked for eviction, so it does not linger.
+    **Filtering.** ``keep=predicate`` hands out only the objects whose
+    metadata the predicate is true for; ``filter_=predicate`` drops them
+    instead, as ProxyStore's ``filter_`` does (True drops). Give one or
+    neither (see [`proxyflow.stream.filters`][proxyflow.stream.filters]). A
+    dropped stored object is evicted from its store when its event asked for
+    eviction, so it does not linger.
+
+    **Types.** The class is generic in the type of the objects:
+    ``StreamConsumer[str](...)`` makes ``next()`` a ``Proxy[str] | str`` and
+    ``next_object()`` a ``str`` for a type checker. The ``*_with_metadata``
+    forms return ``(metadata, item)`` pairs, metadata first, as in ProxyStore.
+
+    **Inline objects** come back as the type that was sent: ``bytes`` sent
+    inline arrive as ``bytes`` at any size (a large payload is decoded without
+    a copy, then copied once into the ``bytes`` returned).
 
     **Bad messages.** A message that is not a valid event raises
     [`EventDecodeError`][proxyflow.stream.exceptions.EventDecodeError] (default,
@@ -130,13 +121,16 @@ class StreamConsumer(ClosesOnExit):
     [`close`][proxyflow.stream.consumer.StreamConsumer.close] stops the thread
     (it waits for it to notice the closed subscriber).
 
-    Future seams (not implemented): acknowledging events to durable brokers
-    (events carry the producer id and sequence number for a later
-    ``Subscriber.ack``) and detecting gaps in sequence numbers.
+    Future seams (not implemented): acknowledging the deliveries of an
+    [`AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber], detecting
+    gaps in each producer's sequence numbers and a trust policy for the stores
+    events point at. Every decoded object keeps its producer id, topic and
+    sequence number for them.
 
     Args:
         subscriber: The broker subscriber to read messages from.
-        filter_: Metadata predicate; True keeps the object.
+        filter_: Metadata predicate; **True drops** the object (ProxyStore's meaning).
+        keep: Metadata predicate; True keeps the object. Not with ``filter_``.
         timeout: Seconds to wait for each message; ``None`` waits forever.
             When it expires,
             [`ConsumerTimeoutError`][proxyflow.stream.exceptions.ConsumerTimeoutError]
@@ -154,6 +148,8 @@ class StreamConsumer(ClosesOnExit):
     Raises:
         ValueError: If ``producers_per_topic`` has a count below 1,
             ``on_decode_error`` is unknown or ``prefetch`` is negative.
+        TypeError: If both ``keep`` and ``filter_`` are given, or ``subscriber``
+            has no ``next_message`` method.
 
     Example:
         ```python
@@ -163,7 +159,7 @@ class StreamConsumer(ClosesOnExit):
 
         q: queue.Queue[bytes] = queue.Queue()  # filled by a StreamProducer
         with StreamConsumer(QueueSubscriber(q, topics=["numbers"]), timeout=10) as consumer:
-            for proxy, metadata in consumer.iter_with_metadata():
+            for metadata, proxy in consumer.iter_with_metadata():
                 print(metadata["index"], proxy + 1)
         ```
     """
@@ -173,6 +169,7 @@ class StreamConsumer(ClosesOnExit):
         subscriber: Subscriber,
         *,
         filter_: Filter | None = None,
+        keep: MetadataPredicate | None = None,
         timeout: float | None = None,
         topics: Sequence[str] | None = None,
         producers_per_topic: int | Mapping[str, int] = 1,
@@ -181,45 +178,44 @@ class StreamConsumer(ClosesOnExit):
         on_decode_error: Literal["raise", "skip"] = "raise",
         prefetch: int = 0,
     ) -> None:
+        chosen = selection(keep, filter_, "StreamConsumer")
         if prefetch < 0:
             raise ValueError(f"prefetch must be >= 0, got {prefetch!r}")
         if on_decode_error not in ("raise", "skip"):
             raise ValueError(f"on_decode_error must be 'raise' or 'skip', got {on_decode_error!r}")
-        if isinstance(producers_per_topic, int):
-            counts: dict[str, int] = {}
-            default_count = producers_per_topic
-        else:
-            counts = dict(producers_per_topic)
-            default_count = 1
-        if default_count < 1 or any(n < 1 for n in counts.values()):
-            raise ValueError("producers_per_topic counts must be >= 1")
-        self._subscriber = subscriber
-        self._filter = filter_
-        self._timeout = timeout
+        if not callable(getattr(subscriber, "next_message", None)):
+            raise TypeError(
+                "subscriber must provide next_message(timeout) and close() (the "
+                f"proxyflow.api.Subscriber protocol); {type(subscriber).__name__} does not"
+            )
         if isinstance(topics, str):
             topics = (topics,)
-        self._topics = tuple(subscriber.topics if topics is None else topics)
-        self._counts = counts
-        self._default_count = default_count
-        self._allowed = None if allowed_connectors is None else frozenset(allowed_connectors)
-        self._overrides = dict(store_overrides or {})
-        self._skip_bad = on_decode_error == "skip"
-        self._ended: dict[str, set[bytes]] = {}
-        self._pending: deque[_Item] = deque()
-        self._stores: dict[bytes, Store] = {}
-        self._own_stores: dict[int, Store] = {}
-        self._done = False
-        self._closed = False
-        self._lock = threading.Lock()
-        self._close_lock = threading.Lock()
-        self._prefetcher = (
-            Prefetcher(prefetch, self._fill, "proxyflow-consumer-prefetch") if prefetch else None
-        )
-        self._probed = 0  # messages the current prefetch fill took without waiting
-        self._backoff = 0  # fills whose probes are skipped after a probe found nothing
-        self._skip_probes = 0
+        self._topics = tuple(getattr(subscriber, "topics", ()) if topics is None else topics)
+        self._subscriber = subscriber
         self.stats = ConsumerStats()
         """Counters of decoded events, objects, skipped and filtered messages."""
+        self._reader = EventReader(
+            subscriber,
+            timeout,
+            EndOfStream(self._topics, producers_per_topic),
+            skip_bad=on_decode_error == "skip",
+            stats=self.stats,
+        )
+        resolver = StoreResolver(allowed_connectors, store_overrides)
+        self._source = ObjectSource(self._reader, resolver, chosen, self.stats)
+        self._readahead = ReadAhead(self._source, self._reader)
+        self._prefetcher = (
+            Prefetcher(prefetch, self._readahead.fill, "proxyflow-consumer-prefetch")
+            if prefetch
+            else None
+        )
+        self._close_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def subscriber(self) -> Subscriber:
+        """The broker subscriber this consumer reads events from."""
+        return self._subscriber
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -229,259 +225,49 @@ class StreamConsumer(ClosesOnExit):
     @property
     def ended(self) -> bool:
         """Whether the stream has ended (no more objects will be yielded)."""
+        reader = self._reader
         return (
-            self._done
-            and not self._pending
+            reader.ending.done
+            and not reader.pending
             and (self._prefetcher is None or not self._prefetcher.waiting)
         )
 
-    def _store(self, config_bytes: bytes) -> Store:
-        store = self._stores.get(config_bytes)
-        if store is not None:
-            return store
-        config = decode_store_config(config_bytes)
-        store = self._overrides.get(config.name)
-        if store is None:
-            if self._allowed is not None and config.connector not in self._allowed:
-                raise ConnectorNotAllowedError(
-                    f"store {config.name!r} uses connector {config.connector!r}, "
-                    f"not in allowed_connectors {sorted(self._allowed)}"
-                )
-            existing = get_store(config.name)
-            store = get_or_create_store(config)
-            if store is not existing:
-                # Built by this consumer: it may close it. A store that was
-                # already registered (say, a producer's in this process) is not ours.
-                self._own_stores.setdefault(id(store), store)
-        self._stores[config_bytes] = store
-        return store
-
-    def _end_of_stream(self, topic: str, producer_id: bytes) -> None:
-        producers = self._ended.setdefault(topic, set())
-        producers.add(producer_id)
-        if self._topics:
-            self._done = all(
-                len(self._ended.get(t, ())) >= self._counts.get(t, self._default_count)
-                for t in self._topics
-            )
-        else:
-            self._done = len(producers) >= self._counts.get(topic, self._default_count)
-
-    def _receive(self, *, probe: bool = False) -> bool:
-        """Read and decode one message into ``_pending`` (or mark the end).
-
-        With ``probe``, only take a message that already arrived and return
-        ``False`` when there is none.
-        """
-        try:
-            message = self._subscriber.next_message(0 if probe else self._timeout)
-        except EOFError:
-            self._done = True
-            return True
-        except TimeoutError as exc:
-            if probe:
-                return False
-            raise ConsumerTimeoutError(
-                f"no message arrived within {self._timeout} seconds"
-            ) from exc
-        try:
-            code, producer_id, topic, config, items, _ = decode(message)
-        except EventDecodeError:
-            if not self._skip_bad:
-                raise
-            self.stats.skipped_bad_messages += 1
-            return True
-        self.stats.events += 1
-        if code == END_OF_STREAM:
-            self._end_of_stream(topic, producer_id)
-        elif len(items) == 1:
-            self._pending.append((config, items[0]))
-        else:
-            self._pending.extend([(config, item) for item in items])
-        return True
-
-    def _next(
-        self, *, probe: bool = False, receive: bool = True
-    ) -> tuple[bytes | None, list[Any], Any] | None:
-        """Return the next kept object event with its store, or its object when inline.
-
-        Returns ``(store config or None, item, store or inline object)``. With
-        ``probe``, return ``None`` instead of waiting for a message (or
-        reporting the end of the stream), and take messages from the
-        subscriber only if ``receive`` (else only decoded events still pending).
-        """
-        if self._closed:
-            raise ConsumerClosedError("the consumer is closed")
-        pending = self._pending
-        while True:
-            if not pending:
-                if self._done:
-                    if probe:
-                        return None
-                    raise StopIteration
-                if probe and not receive:
-                    return None
-                if not self._receive(probe=probe):
-                    return None
-                if probe:
-                    self._probed += 1
-                continue
-            config, item = pending.popleft()
-            keep = self._filter is None or self._filter(item[3])
-            if not keep:
-                self.stats.filtered += 1
-            if config is not None:
-                if not keep and not item[2]:
-                    continue
-                target = self._stores.get(config)
-                if target is None:
-                    try:
-                        target = self._store(config)
-                    except EventDecodeError:
-                        if not self._skip_bad:
-                            raise
-                        self.stats.skipped_bad_messages += 1
-                        continue
-                if not keep:
-                    target.evict(item[1])
-                    continue
-            else:
-                if not keep:
-                    continue
-                try:
-                    target = self._inline_object(item[1], item[2])
-                except EventDecodeError:
-                    if not self._skip_bad:
-                        raise
-                    self.stats.skipped_bad_messages += 1
-                    continue
-            return config, item, target
-
-    @staticmethod
-    def _inline_object(serializer: str, payload: bytes | memoryview) -> Any:
-        try:
-            _, deserializer = get_serializer(serializer)
-            return deserializer(payload)
-        except Exception as exc:
-            raise EventDecodeError(
-                f"cannot deserialize inline object (serializer {serializer!r}): {exc}"
-            ) from exc
-
-    @staticmethod
-    def _resolve(store: Store, key: Any, evict: bool) -> Any:
-        value = store.get(key, default=_MISSING, evict=evict)
-        if value is _MISSING:
-            raise StreamObjectMissingError(key, store.name)
-        return value
-
-    def _next_item(self, *, resolve: bool) -> tuple[Any, dict[str, Any]]:
-        """Return the next kept object as a proxy, or resolved now, with its metadata."""
+    def _next_item(self, *, resolve: bool) -> tuple[dict[str, Any], Any]:
+        """Return the next kept object's metadata and the object, as a proxy or resolved now."""
         prefetcher = self._prefetcher
         if prefetcher is not None and (resolve or prefetcher.started):
             return self._take(prefetcher)
-        with self._lock:
-            found = self._next()
+        source = self._source
+        with source.lock:
+            kept = source.next()
+            store = source.store
             self.stats.objects += 1
-        assert found is not None
-        config, item, target = found
-        if config is None:
-            return target, item[3]
+        if type(kept) is InlineObject:
+            return kept.item.metadata, kept.value
+        assert store is not None
         if resolve:
-            return self._resolve(target, item[1], item[2]), item[3]
-        return target.proxy_from_key(item[1], evict=item[2]), item[3]
+            return kept.metadata, fetch(store, kept)  # type: ignore[union-attr,arg-type]
+        return kept.metadata, store.proxy_from_key(kept.key, evict=kept.evict)  # type: ignore[union-attr]
 
-    # -- prefetch ---------------------------------------------------------------------------
-
-    def _take(self, prefetcher: Prefetcher) -> tuple[Any, dict[str, Any]]:
+    def _take(self, prefetcher: Prefetcher) -> tuple[dict[str, Any], Any]:
         """Return the next prefetched object, or raise the error recorded in its place."""
         if self._closed:
             raise ConsumerClosedError("the consumer is closed")
         try:
-            kind, value, metadata = prefetcher.take()
+            entry = prefetcher.take()
         except PrefetchStopped:
             raise StopIteration from None  # closed while waiting: the stream ended
-        if kind == FAILED:
-            if isinstance(value, ConsumerClosedError):
+        if isinstance(entry, BaseException):
+            if isinstance(entry, ConsumerClosedError):
                 raise StopIteration  # closed while this call waited: the stream ended
-            raise value
+            raise entry
         self.stats.objects += 1
-        return value, metadata
+        return entry
 
-    def _fill(self, room: int) -> tuple[list[Entry], bool]:
-        """Wait for the next object, add those already waiting (up to ``room``), resolve them.
+    def next_with_metadata(self) -> tuple[dict[str, Any], Proxy[T] | T]:
+        """Return the next object's metadata and a proxy of it (or the object, if inline).
 
-        Runs in the prefetch thread. Returns the entries in stream order and
-        whether the thread should stop after them (an error among them).
-        """
-        error: BaseException | None = None
-        with self._lock:
-            first = self._next()
-            assert first is not None
-            batch = [first]
-            # Asking the subscriber for a message that has not arrived costs an
-            # exception and a system call: after a probe found nothing, skip
-            # the next 1, 2, 4 ... 16 fills' probes (decoded events are still batched).
-            receive = self._skip_probes == 0
-            self._skip_probes = max(0, self._skip_probes - 1)
-            self._probed = 0
-            while len(batch) < room:
-                try:
-                    found = self._next(probe=True, receive=receive)
-                except Exception as exc:  # raised in its turn, after the batch
-                    error = exc
-                    break
-                if found is None:
-                    break
-                batch.append(found)
-            if receive and room > 1:
-                self._backoff = 0 if self._probed else min(16, 2 * self._backoff or 1)
-                self._skip_probes = self._backoff
-        entries = self._resolve_batch(batch)
-        stop = error is not None or any(kind == FAILED for kind, _, _ in entries)
-        if error is not None:
-            entries.append((FAILED, error, None))
-        return entries, stop
-
-    def _resolve_batch(self, batch: list[tuple[bytes | None, list[Any], Any]]) -> list[Entry]:
-        """Resolve objects in order; consecutive ones of a store share one ``get_batch``."""
-        entries: list[Entry] = []
-        i = 0
-        while i < len(batch):
-            config, item, target = batch[i]
-            if config is None:
-                entries.append((OK, target, item[3]))
-                i += 1
-                continue
-            evict = item[2]
-            j = i + 1
-            while j < len(batch) and batch[j][2] is target and batch[j][1][2] == evict:
-                j += 1
-            group = [entry[1] for entry in batch[i:j]]
-            i = j
-            values: list[Any] | None = None
-            if len(group) > 1:
-                try:
-                    values = target.get_batch(
-                        [g[1] for g in group], default=_MISSING, evict=evict, return_exceptions=True
-                    )
-                except Exception:
-                    values = None  # nothing was read: resolve one by one, each with its error
-            for k, g in enumerate(group):
-                if values is None:
-                    try:
-                        entries.append((OK, self._resolve(target, g[1], evict), g[3]))
-                    except Exception as exc:
-                        entries.append((FAILED, exc, None))
-                elif values[k] is _MISSING:
-                    entries.append((FAILED, StreamObjectMissingError(g[1], target.name), None))
-                elif isinstance(values[k], SerializationError):
-                    entries.append((FAILED, values[k], None))
-                else:
-                    entries.append((OK, values[k], g[3]))
-        return entries
-
-    def next_with_metadata(self) -> tuple[Any, dict[str, Any]]:
-        """Return the next proxy (or inline object) and its metadata.
+        The pair is ``(metadata, proxy)``, metadata first, as in ProxyStore.
 
         Raises:
             StopIteration: If the stream has ended.
@@ -492,18 +278,33 @@ class StreamConsumer(ClosesOnExit):
         """
         return self._next_item(resolve=False)
 
-    def next(self) -> Any:
+    def next(self) -> Proxy[T] | T:
         """Return the next proxy (or inline object), without its metadata.
 
-        See [`next_with_metadata`][proxyflow.stream.consumer.StreamConsumer.next_with_metadata].
+        Iterating over the consumer calls it. See
+        [`next_with_metadata`][proxyflow.stream.consumer.StreamConsumer.next_with_metadata].
         """
-        return self.next_with_metadata()[0]
+        # The same as _next_item(resolve=False)[1], without the pair: the hot path.
+        prefetcher = self._prefetcher
+        if prefetcher is not None and prefetcher.started:
+            return self._take(prefetcher)[1]  # type: ignore[no-any-return]
+        source = self._source
+        with source.lock:
+            kept = source.next()
+            store = source.store
+            self.stats.objects += 1
+        if type(kept) is InlineObject:
+            return kept.value  # type: ignore[no-any-return]
+        return store.proxy_from_key(kept.key, evict=kept.evict)  # type: ignore[union-attr]
 
-    def next_object_with_metadata(self) -> tuple[Any, dict[str, Any]]:
-        """Return the next object, resolved now, and its metadata.
+    __next__ = next
 
-        The object is read with ``store.get(key, evict=...)``, evicting it when
-        its event says so.
+    def next_object_with_metadata(self) -> tuple[dict[str, Any], T]:
+        """Return the next object's metadata and the object, resolved now.
+
+        The pair is ``(metadata, object)``, metadata first, as in ProxyStore.
+        The object is read with ``store.get(key, evict=...)``, evicting it
+        when its event says so.
 
         Raises:
             StreamObjectMissingError: If the key no longer holds an object.
@@ -515,30 +316,27 @@ class StreamConsumer(ClosesOnExit):
         """
         return self._next_item(resolve=True)
 
-    def next_object(self) -> Any:
+    def next_object(self) -> T:
         """Return the next object, resolved now, without its metadata.
 
-        The same as ``next_object_with_metadata()[0]``.
+        The same as ``next_object_with_metadata()[1]``.
         """
-        return self.next_object_with_metadata()[0]
+        return self._next_item(resolve=True)[1]  # type: ignore[no-any-return]
 
-    def iter_with_metadata(self) -> Iterator[tuple[Any, dict[str, Any]]]:
-        """Iterate over ``(proxy or inline object, metadata)`` until the stream ends."""
+    def iter_with_metadata(self) -> Iterator[tuple[dict[str, Any], Proxy[T] | T]]:
+        """Iterate over ``(metadata, proxy or inline object)`` until the stream ends."""
         yield from _until_end(self.next_with_metadata)
 
-    def iter_objects(self) -> Iterator[Any]:
+    def iter_objects(self) -> Iterator[T]:
         """Iterate over resolved objects until the stream ends."""
         yield from _until_end(self.next_object)
 
-    def iter_objects_with_metadata(self) -> Iterator[tuple[Any, dict[str, Any]]]:
-        """Iterate over ``(resolved object, metadata)`` until the stream ends."""
+    def iter_objects_with_metadata(self) -> Iterator[tuple[dict[str, Any], T]]:
+        """Iterate over ``(metadata, resolved object)`` until the stream ends."""
         yield from _until_end(self.next_object_with_metadata)
 
-    def __iter__(self) -> StreamConsumer:
+    def __iter__(self) -> StreamConsumer[T]:
         return self
-
-    def __next__(self) -> Any:
-        return self.next()
 
     def close(self, *, stores: bool = True, subscriber: bool = True) -> None:
         """Release the subscriber and the stores this consumer built.
@@ -562,6 +360,7 @@ class StreamConsumer(ClosesOnExit):
             if self._closed:
                 return
             self._closed = True
+            self._source.closed = True
         try:
             if subscriber:
                 self._subscriber.close()
@@ -569,18 +368,13 @@ class StreamConsumer(ClosesOnExit):
             if self._prefetcher is not None:
                 # The thread notices the closed subscriber (EOFError) and ends.
                 self._prefetcher.stop(_JOIN_TIMEOUT)
-            if stores:
-                with self._lock:
-                    own = list(self._own_stores.values())
-                    self._own_stores.clear()
-                    self._pending.clear()
-                close_stores(own)
+            self._source.release(stores=stores)
 
     def __repr__(self) -> str:
         return f"StreamConsumer(topics={self._topics!r}, ended={self.ended}, closed={self._closed})"
 
 
-def _until_end(take: Callable[[], _T]) -> Iterator[_T]:
+def _until_end(take: Callable[[], _R]) -> Iterator[_R]:
     """Yield what ``take()`` returns until it raises `StopIteration`."""
     while True:
         try:

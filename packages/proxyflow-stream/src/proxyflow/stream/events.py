@@ -22,8 +22,8 @@ BatchEvent          [1, 4, producer_id, topic, store_config | nil, [item, ...]]
 
 * ``seq`` is the producer's per-topic sequence number (uint, from 0, one per
   object event and one for the end-of-stream event). Together with the
-  producer id it identifies an event: the seam for future acknowledgements
-  (``Subscriber.ack``) and gap detection, neither implemented yet.
+  producer id it identifies an event: the seam for gap detection, not
+  implemented yet.
 * ``payload`` is the object serialized by the serializer registered under
   ``serializer`` in [`proxyflow.serialize`][proxyflow.serialize] (``"default"`` normally),
   carried as msgpack bin.
@@ -35,17 +35,20 @@ BatchEvent          [1, 4, producer_id, topic, store_config | nil, [item, ...]]
   stays a byte copy.
 * ``metadata`` is a ``str``-keyed map of msgpack values (``{}`` when none).
 
-Encoders may use any valid msgpack header for a field. Ours (the producer,
-through `proxyflow.stream._wire`) pack the per-topic constant fields
-once, splice in metadata packed once per ``send()``, and write an inline
-payload behind a hand-built ``bin`` header with one ``bytes.join``, so the
-payload is copied once and never through a growing buffer. The bytes are
-identical to what ``msgpack.packb`` writes for the same array.
+Encoders may use any valid msgpack header for a field. Ours has one
+implementation, used by the producer and by
+[`encode_event`][proxyflow.stream.events.encode_event] alike: it packs the
+per-topic constant fields once, splices in metadata packed once per
+``send()``, and writes an inline payload behind a hand-built ``bin`` header
+with one ``bytes.join``, so the payload is copied once and never through a
+growing buffer. The bytes are identical to what ``msgpack.packb`` writes for
+the same array. One decoder serves the consumer and
+[`decode_event`][proxyflow.stream.events.decode_event].
 
 Decoding a message of 256 KiB or more that holds one inline object does not
 copy the payload: `NewObjectEvent.payload` is then a read-only
-``memoryview`` slice of the message (which it keeps alive), and a raw binary
-object sent inline comes back as that ``memoryview`` rather than ``bytes``.
+``memoryview`` slice of the message (which it keeps alive). A consumer still
+hands out the type that was sent (``bytes`` for ``bytes``).
 
 Decoding is strict: anything else (bad msgpack, truncation, trailing bytes,
 wrong field types, unknown version or type) raises
@@ -64,13 +67,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any, TypeAlias
 
-from proxyflow.store import StoreConfig
-from proxyflow.stream import _wire
-from proxyflow.stream._wire import FORMAT_VERSION, MAX_PRODUCER_ID_LEN
-from proxyflow.stream.exceptions import EventDecodeError, EventEncodeError
+from proxyflow.stream._decode import Batch, EndOfStream, InlineItem, Item, decode
+from proxyflow.stream._wire import (
+    FORMAT_VERSION,
+    MAX_PRODUCER_ID_LEN,
+    EventType,
+    TopicCodec,
+    decode_store_config,
+    encode_store_config,
+    pack_metadata,
+)
+from proxyflow.stream.exceptions import EventEncodeError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -88,19 +97,6 @@ __all__ = [
     "encode_event",
     "encode_store_config",
 ]
-
-
-class EventType(IntEnum):
-    """The event type code, the second element of every message."""
-
-    NEW_OBJECT = 1
-    """An object carried inline ([`NewObjectEvent`][proxyflow.stream.events.NewObjectEvent])."""
-    NEW_OBJECT_KEY = 2
-    """A stored object's key ([`NewObjectKeyEvent`][proxyflow.stream.events.NewObjectKeyEvent])."""
-    END_OF_STREAM = 3
-    """A topic ended ([`EndOfStreamEvent`][proxyflow.stream.events.EndOfStreamEvent])."""
-    BATCH = 4
-    """Several object events of one flush ([`BatchEvent`][proxyflow.stream.events.BatchEvent])."""
 
 
 @dataclass(frozen=True)
@@ -192,14 +188,6 @@ Event: TypeAlias = NewObjectEvent | NewObjectKeyEvent | EndOfStreamEvent | Batch
 """Any event a message can hold."""
 
 
-def _packb(value: Any) -> bytes:
-    return _wire.pack(value)
-
-
-def _unpackb(data: bytes | bytearray | memoryview) -> Any:
-    return _wire.unpack(data)
-
-
 def check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate metadata the way a consumer will decode it; return it as a ``dict``.
 
@@ -213,74 +201,11 @@ def check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         EventEncodeError: If it is not a ``str``-keyed mapping of msgpack values
             that decode back (for example a ``datetime`` or an ``int`` key).
     """
-    return _wire.pack_metadata(metadata)[0]
+    return pack_metadata(metadata)[0]
 
 
-def encode_store_config(config: StoreConfig) -> bytes:
-    """Pack a store config into the compact bytes that events carry.
-
-    Call it once per store and reuse the bytes: the producer does.
-
-    Args:
-        config: The store's config (``store.config()``).
-
-    Returns:
-        msgpack bytes of ``[name, connector, options, serializer, cache_size]``.
-
-    Raises:
-        EventEncodeError: If the options are not msgpack-serializable.
-    """
-    return _packb(
-        [
-            config.name,
-            config.connector,
-            dict(config.options),
-            config.serializer,
-            config.cache_size,
-        ]
-    )
-
-
-def decode_store_config(data: bytes | bytearray | memoryview) -> StoreConfig:
-    """Unpack bytes made by [`encode_store_config`][proxyflow.stream.events.encode_store_config].
-
-    Args:
-        data: The packed config.
-
-    Returns:
-        The store config.
-
-    Raises:
-        EventDecodeError: If the bytes are not a valid packed config.
-    """
-    fields = _unpackb(data)
-    if not (isinstance(fields, list) and len(fields) == 5):
-        raise EventDecodeError("store config must be an array of 5 fields")
-    name, connector, options, serializer, cache_size = fields
-    if not (
-        isinstance(name, str)
-        and isinstance(connector, str)
-        and isinstance(options, dict)
-        and isinstance(serializer, str)
-        and type(cache_size) is int
-    ):
-        raise EventDecodeError("store config fields have the wrong types")
-    try:
-        return StoreConfig(
-            name=name,
-            connector=connector,
-            options=options,
-            serializer=serializer,
-            cache_size=cache_size,
-        )
-    except Exception as exc:
-        raise EventDecodeError(f"invalid store config: {exc}") from exc
-
-
-def _item_fields(event: ObjectEvent) -> list[Any]:
-    if isinstance(event, NewObjectKeyEvent):
-        return [event.seq, event.key, event.evict, event.metadata]
-    return [event.seq, event.serializer, event.payload, event.metadata]
+def _packed(metadata: Mapping[str, Any]) -> bytes:
+    return pack_metadata(metadata)[1]
 
 
 def _encode_batch(event: BatchEvent) -> bytes:
@@ -295,20 +220,20 @@ def _encode_batch(event: BatchEvent) -> bytes:
         item_config = item.store_config if isinstance(item, NewObjectKeyEvent) else None
         if item_config != config:
             raise EventEncodeError("batched events must all be inline or share one store config")
-    return _packb(
-        [
-            FORMAT_VERSION,
-            EventType.BATCH,
-            event.producer_id,
-            event.topic,
-            config,
-            [_item_fields(item) for item in events],
-        ]
+    codec = TopicCodec(event.producer_id, event.topic, config)
+    seqs = [item.seq for item in events]
+    metadatas = [_packed(item.metadata) for item in events]
+    stored = [item for item in events if isinstance(item, NewObjectKeyEvent)]
+    if config is not None:
+        return codec.key_batch(seqs, [e.key for e in stored], [e.evict for e in stored], metadatas)
+    inline = [item for item in events if isinstance(item, NewObjectEvent)]
+    return codec.inline_batch(
+        seqs, [e.serializer for e in inline], [[e.payload] for e in inline], metadatas
     )
 
 
 def encode_event(event: Event) -> bytes:
-    """Encode an event into one message.
+    """Encode an event into one message, with the encoder the producer uses.
 
     Args:
         event: Any event.
@@ -318,60 +243,42 @@ def encode_event(event: Event) -> bytes:
 
     Raises:
         EventEncodeError: If a field cannot be encoded (metadata with
-            unsupported values, an empty or mixed batch).
+            unsupported values, a producer id that is not 1 to 64 bytes, an
+            empty or mixed batch).
     """
     if isinstance(event, NewObjectKeyEvent):
-        return _packb(
-            [
-                FORMAT_VERSION,
-                EventType.NEW_OBJECT_KEY,
-                event.producer_id,
-                event.topic,
-                event.seq,
-                event.store_config,
-                event.key,
-                event.evict,
-                event.metadata,
-            ]
-        )
+        codec = TopicCodec(event.producer_id, event.topic, event.store_config)
+        return codec.key_event(event.seq, event.key, event.evict, _packed(event.metadata))
     if isinstance(event, NewObjectEvent):
-        return _packb(
-            [
-                FORMAT_VERSION,
-                EventType.NEW_OBJECT,
-                event.producer_id,
-                event.topic,
-                event.seq,
-                event.serializer,
-                event.payload,
-                event.metadata,
-            ]
+        codec = TopicCodec(event.producer_id, event.topic, None)
+        return codec.inline_event(
+            event.seq, event.serializer, [event.payload], _packed(event.metadata)
         )
     if isinstance(event, EndOfStreamEvent):
-        return _packb(
-            [FORMAT_VERSION, EventType.END_OF_STREAM, event.producer_id, event.topic, event.seq]
-        )
+        return TopicCodec(event.producer_id, event.topic, None).end_of_stream(event.seq)
     if isinstance(event, BatchEvent):
         return _encode_batch(event)
     raise EventEncodeError(f"not an event: {type(event).__name__}")
 
 
-def _object_events(
-    pid: bytes, topic: str, config: bytes | None, items: list[list[Any]]
-) -> list[ObjectEvent]:
-    if config is None:
-        return [
-            NewObjectEvent(pid, topic, seq, serializer, payload, metadata)
-            for seq, serializer, payload, metadata in items
-        ]
-    return [
-        NewObjectKeyEvent(pid, topic, seq, config, key, evict, metadata)
-        for seq, key, evict, metadata in items
-    ]
+def _object_event(item: Item) -> ObjectEvent:
+    if type(item) is InlineItem:
+        return NewObjectEvent(
+            item.producer_id, item.topic, item.seq, item.serializer, item.payload, item.metadata
+        )
+    return NewObjectKeyEvent(
+        item.producer_id,
+        item.topic,
+        item.seq,
+        item.store_config,  # type: ignore[union-attr]
+        item.key,  # type: ignore[union-attr]
+        item.evict,  # type: ignore[union-attr]
+        item.metadata,
+    )
 
 
 def decode_event(data: bytes | bytearray | memoryview) -> Event:
-    """Decode one message into an event.
+    """Decode one message into an event, with the decoder the consumer uses.
 
     Args:
         data: A message made by [`encode_event`][proxyflow.stream.events.encode_event]
@@ -385,10 +292,10 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
             truncated msgpack, trailing bytes, wrong field count or types,
             an unknown format version or event type.
     """
-    code, pid, topic, config, items, eos_seq = _wire.decode(data)
-    if code == _wire.END_OF_STREAM:
-        return EndOfStreamEvent(producer_id=pid, topic=topic, seq=eos_seq)
-    events = _object_events(pid, topic, config, items)
-    if code == _wire.BATCH:
-        return BatchEvent(producer_id=pid, topic=topic, events=tuple(events))
-    return events[0]
+    decoded = decode(data)
+    if type(decoded) is EndOfStream:
+        return EndOfStreamEvent(decoded.producer_id, decoded.topic, decoded.seq)
+    if type(decoded) is Batch:
+        events = tuple(_object_event(item) for item in decoded.items)
+        return BatchEvent(decoded.producer_id, decoded.topic, events)
+    return _object_event(decoded)  # type: ignore[arg-type]

@@ -1,19 +1,22 @@
 """Errors raised by [`proxyflow.stream`][proxyflow.stream].
 
-Every error of this package derives from [`StreamError`][proxyflow.stream.exceptions.StreamError].
-Where a built-in class describes the failure too, the error also derives from
-it, so callers may catch either:
+Every error of this package derives from [`StreamError`][proxyflow.stream.exceptions.StreamError],
+itself a [`ProxyflowError`][proxyflow.api.exceptions.ProxyflowError], the root
+of every proxyflow error. Where a built-in class describes the failure too,
+the error also derives from it, so callers may catch either:
 
 ```text
-StreamError
- ├── TopicClosedError
- ├── ProducerClosedError
- ├── ConsumerClosedError
- ├── ConnectorNotAllowedError
- ├── EventEncodeError          (also TypeError)
- ├── EventDecodeError          (also ValueError)
- ├── ConsumerTimeoutError      (also TimeoutError)
- └── StreamObjectMissingError  (also proxyflow.store.ObjectMissingError)
+ProxyflowError
+ └── StreamError
+      ├── TopicClosedError
+      ├── ProducerClosedError
+      ├── ConsumerClosedError
+      ├── ConnectorNotAllowedError
+      ├── EventEncodeError          (also TypeError)
+      ├── EventDecodeError          (also ValueError)
+      ├── ConsumerTimeoutError      (also TimeoutError)
+      └── StreamObjectMissingError  (also proxyflow.store.ObjectMissingError,
+                                     a KeyError, and ValueError as in ProxyStore)
 ```
 
 Errors raised by the store layer (for example
@@ -24,6 +27,7 @@ shim (``ConnectionError`` subclasses) propagate unchanged.
 
 from __future__ import annotations
 
+from proxyflow.api import ProxyflowError
 from proxyflow.store import ObjectMissingError
 
 __all__ = [
@@ -39,7 +43,7 @@ __all__ = [
 ]
 
 
-class StreamError(Exception):
+class StreamError(ProxyflowError):
     """Base class of every error raised by [`proxyflow.stream`][proxyflow.stream]."""
 
 
@@ -91,9 +95,11 @@ class ConsumerTimeoutError(StreamError, TimeoutError):
     """No message arrived within the consumer's ``timeout`` (seconds, per message)."""
 
 
-class StreamObjectMissingError(StreamError, ObjectMissingError):
+class StreamObjectMissingError(StreamError, ObjectMissingError, ValueError):
     """An event points at a key that no longer holds an object.
 
     Raised by the consumer's ``next_object*`` methods, for example when another
-    consumer already read an object that was sent with ``evict=True``.
+    consumer already read an object that was sent with ``evict=True``. It is
+    also a ``ValueError``, the class ProxyStore's ``next_object`` raises in
+    this case, so ``except ValueError`` written for ProxyStore still catches it.
     """

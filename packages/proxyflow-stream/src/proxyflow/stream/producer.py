@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
-from proxyflow.serialize import DEFAULT_SERIALIZER, serialize_parts
+from proxyflow.api import Closeable
 from proxyflow.store import Store
-from proxyflow.stream._closing import ClosesOnExit, close_stores
-from proxyflow.stream._wire import MAX_PRODUCER_ID_LEN, TopicCodec, pack, pack_metadata
-from proxyflow.stream.events import encode_store_config
+from proxyflow.stream._closing import close_stores
+from proxyflow.stream._filtering import selection
+from proxyflow.stream._topic import INLINE_SERIALIZER, TopicPublisher
+from proxyflow.stream._typing import T
+from proxyflow.stream._wire import (
+    MAX_PRODUCER_ID_LEN,
+    TopicCodec,
+    encode_store_config,
+    pack_metadata,
+)
 from proxyflow.stream.exceptions import ProducerClosedError, TopicClosedError
-from proxyflow.stream.filters import Filter
-from proxyflow.stream.protocols import Publisher
+from proxyflow.stream.protocols import Filter, MetadataPredicate, Publisher
 
-__all__ = ["StreamProducer"]
-
-INLINE_SERIALIZER = DEFAULT_SERIALIZER
-"""The [`proxyflow.serialize`][proxyflow.serialize] serializer used for objects sent inline."""
-
-
-# A buffered send: (object, metadata, packed metadata, evict).
-_Pending = tuple[Any, dict[str, Any], bytes, bool]
-
-
-@dataclass
-class _Topic:
-    """Per-topic state; every field but ``store`` and ``codec`` is guarded by ``lock``."""
-
-    store: Store | None
-    codec: TopicCodec
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    buffer: list[_Pending] = field(default_factory=list)
-    next_seq: int = 0
-    closed: bool = False
+__all__ = ["INLINE_SERIALIZER", "StreamProducer"]
 
 
 def _producer_id(producer_id: str | bytes | None) -> bytes:
@@ -49,14 +34,7 @@ def _producer_id(producer_id: str | bytes | None) -> bytes:
     return raw
 
 
-def _merge_metadata(items: list[_Pending]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for item in items:
-        merged.update(item[1])
-    return merged
-
-
-class StreamProducer(ClosesOnExit):
+class StreamProducer(Closeable, Generic[T]):
     """Publishes objects on topics: each object goes to a store, a small event to the broker.
 
     **Where objects go.** ``stores`` maps a topic to the
@@ -66,9 +44,10 @@ class StreamProducer(ClosesOnExit):
     Inline is meant for small objects (a few kB): the broker carries the
     bytes, and consumers get the objects themselves instead of proxies.
 
-    **Filtering.** ``filter_(metadata)`` returns **True to KEEP** the object
-    (the opposite of ProxyStore's filters). A dropped object is never stored
-    nor published and uses no sequence number. See
+    **Filtering.** ``keep=predicate`` sends only the objects whose metadata
+    the predicate is true for; ``filter_=predicate`` drops them instead, as
+    ProxyStore's ``filter_`` does (True drops). Give one or neither. A dropped
+    object is never stored nor published and uses no sequence number. See
     [`proxyflow.stream.filters`][proxyflow.stream.filters].
 
     **Batching.** With ``batch_size=n`` objects are buffered per topic; every
@@ -83,8 +62,14 @@ class StreamProducer(ClosesOnExit):
     **Aggregation.** With an ``aggregator``, each flushed buffer becomes a
     single object ``aggregator([obj, ...])`` sent as one event. Its metadata
     is the buffered metadata dicts merged in send order (a later value wins
-    for a repeated key), and it is evicted on read only if *every* buffered
-    send asked for ``evict``.
+    for a repeated key), and it is evicted on read if *any* buffered send
+    asked for ``evict`` (as in ProxyStore: an object someone wanted gone is
+    not left in the store; send everything with ``evict=False`` to keep the
+    aggregate).
+
+    **Types.** The class is generic in the type of the objects:
+    ``StreamProducer[str](...)`` lets a type checker verify that ``send``
+    gets a ``str`` (and that the aggregator returns one).
 
     **Events.** Every event carries this producer's id
     ([`producer_id`][proxyflow.stream.producer.StreamProducer.producer_id]) and
@@ -120,7 +105,8 @@ class StreamProducer(ClosesOnExit):
         default_store: Store for topics missing from ``stores``.
         aggregator: Turns a list of buffered objects into one object.
         batch_size: Objects buffered per topic before a flush (``>= 1``).
-        filter_: Metadata predicate; True keeps the object.
+        filter_: Metadata predicate; **True drops** the object (ProxyStore's meaning).
+        keep: Metadata predicate; True keeps the object. Not with ``filter_``.
         producer_id: This producer's id on the wire: ``bytes`` as given, a
             ``str`` as UTF-8 (1 to 64 bytes either way); default a random
             8-byte id (``uuid4().bytes[:8]``). Producers sending on the same
@@ -128,6 +114,8 @@ class StreamProducer(ClosesOnExit):
 
     Raises:
         ValueError: If ``batch_size < 1`` or ``producer_id`` has a bad length.
+        TypeError: If both ``keep`` and ``filter_`` are given, or ``publisher``
+            has no ``send_message`` method.
 
     Example:
         ```python
@@ -152,26 +140,39 @@ class StreamProducer(ClosesOnExit):
         *,
         stores: Mapping[str, Store | None] | None = None,
         default_store: Store | None = None,
-        aggregator: Callable[[list[Any]], Any] | None = None,
+        aggregator: Callable[[list[T]], T] | None = None,
         batch_size: int = 1,
         filter_: Filter | None = None,
+        keep: MetadataPredicate | None = None,
         producer_id: str | bytes | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        chosen = selection(keep, filter_, "StreamProducer")
+        if not callable(getattr(publisher, "send_message", None)):
+            raise TypeError(
+                "publisher must provide send_message(topic, message) and close() (the "
+                f"proxyflow.api.Publisher protocol); {type(publisher).__name__} does not"
+            )
         self._publisher = publisher
         self._stores: dict[str, Store | None] = dict(stores or {})
         self._default_store = default_store
         self._aggregator = aggregator
         self._batch_size = batch_size
-        self._filter = filter_
+        self._predicate = chosen.predicate
+        self._keeps = chosen.keeps
         self._id = _producer_id(producer_id)
         # Packed store configs, computed once per store: id(store) -> bytes.
         # The stores stay referenced by ``_stores``/``_default_store``, so ids are stable.
         self._configs: dict[int, bytes] = {}
-        self._topics: dict[str, _Topic] = {}
+        self._topics: dict[str, TopicPublisher] = {}
         self._lock = threading.Lock()
         self._closed = False
+
+    @property
+    def publisher(self) -> Publisher:
+        """The broker publisher this producer sends events through."""
+        return self._publisher
 
     @property
     def producer_id(self) -> bytes:
@@ -190,7 +191,7 @@ class StreamProducer(ClosesOnExit):
             self._configs[id(store)] = packed
         return packed
 
-    def _topic(self, topic: str, *, closing: bool = False) -> _Topic:
+    def _topic(self, topic: str, *, closing: bool = False) -> TopicPublisher:
         state = self._topics.get(topic)
         if state is not None:
             return state
@@ -201,7 +202,8 @@ class StreamProducer(ClosesOnExit):
             if state is None:
                 store = self._stores.get(topic, self._default_store)
                 config = None if store is None else self._packed_config(store)
-                state = _Topic(store=store, codec=TopicCodec(self._id, topic, config))
+                codec = TopicCodec(self._id, topic, config)
+                state = TopicPublisher(topic, store, codec, self._publisher)
                 self._topics[topic] = state
             return state
 
@@ -212,7 +214,7 @@ class StreamProducer(ClosesOnExit):
     def send(
         self,
         topic: str,
-        obj: Any,
+        obj: T,
         *,
         evict: bool = True,
         metadata: Mapping[str, Any] | None = None,
@@ -227,7 +229,8 @@ class StreamProducer(ClosesOnExit):
                 reads it (``next_object``) or resolves its proxy. Use ``False``
                 when several consumers must read it. Ignored inline.
             metadata: A ``str``-keyed dict of msgpack values (numbers, strings,
-                bytes, lists, dicts) carried in the event and given to filters.
+                bytes, lists, dicts) carried in the event and given to the
+                ``keep`` / ``filter_`` predicate.
 
         Raises:
             ProducerClosedError: If the producer is closed.
@@ -243,7 +246,8 @@ class StreamProducer(ClosesOnExit):
         if state.closed:
             raise TopicClosedError(f"topic {topic!r} was closed by this producer")
         md, packed = pack_metadata(metadata)
-        if self._filter is not None and not self._filter(md):
+        predicate = self._predicate
+        if predicate is not None and (not predicate(md) if self._keeps else predicate(md)):
             return
         with state.lock:
             if self._closed:
@@ -251,77 +255,15 @@ class StreamProducer(ClosesOnExit):
             if state.closed:
                 raise TopicClosedError(f"topic {topic!r} was closed by this producer")
             if self._batch_size == 1 and self._aggregator is None:
-                self._publish_one(topic, state, obj, packed, evict)
+                state.publish_one(obj, packed, evict)
                 return
-            state.buffer.append((obj, md, packed, evict))
-            if len(state.buffer) >= self._batch_size:
-                self._flush_locked(topic, state)
-
-    def _publish_one(
-        self, topic: str, state: _Topic, obj: Any, metadata: bytes, evict: bool
-    ) -> None:
-        """Store (or serialize) and publish one object; ``state.lock`` must be held."""
-        seq = state.next_seq
-        store = state.store
-        if store is None:
-            message = state.codec.inline_event(
-                seq, INLINE_SERIALIZER, serialize_parts(obj), metadata
-            )
-            self._publisher.send_message(topic, message)
-        else:
-            key = store.put(obj)
-            try:
-                message = state.codec.key_event(seq, key, evict, metadata)
-                self._publisher.send_message(topic, message)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    store.evict(key)
-                raise
-        state.next_seq = seq + 1
-
-    def _flush_locked(self, topic: str, state: _Topic) -> None:
-        """Store and publish the topic's buffer; ``state.lock`` must be held."""
-        buffer = state.buffer
-        if not buffer:
-            return
-        # Take the buffer first: a batch that fails (an unserializable object, a
-        # broker error) is reported once and not retried by every later flush.
-        state.buffer = []
-        if self._aggregator is not None:
-            merged = _merge_metadata(buffer)
-            obj = self._aggregator([item[0] for item in buffer])
-            evict = all(item[3] for item in buffer)
-            self._publish_one(topic, state, obj, pack(merged), evict)
-            return
-        if len(buffer) == 1:
-            obj, _, packed, evict = buffer[0]
-            self._publish_one(topic, state, obj, packed, evict)
-            return
-        seq = state.next_seq
-        codec = state.codec
-        store = state.store
-        if store is None:
-            message = codec.inline_batch(
-                INLINE_SERIALIZER,
-                [(seq + i, serialize_parts(item[0]), item[2]) for i, item in enumerate(buffer)],
-            )
-            self._publisher.send_message(topic, message)
-        else:
-            keys = store.put_batch([item[0] for item in buffer])
-            try:
-                message = codec.key_batch(
-                    [
-                        (seq + i, key, item[3], item[2])
-                        for i, (key, item) in enumerate(zip(keys, buffer, strict=True))
-                    ]
-                )
-                self._publisher.send_message(topic, message)
-            except BaseException:
-                for key in keys:
-                    with contextlib.suppress(Exception):
-                        store.evict(key)
-                raise
-        state.next_seq = seq + len(buffer)
+            buffer = state.buffer  # one list per field (see Buffer)
+            buffer.objs.append(obj)
+            buffer.metadatas.append(md)
+            buffer.packed.append(packed)
+            buffer.evicts.append(evict)
+            if len(buffer.objs) >= self._batch_size:
+                state.flush(self._aggregator)
 
     def flush_topic(self, topic: str) -> None:
         """Store and publish whatever is buffered for ``topic``.
@@ -336,7 +278,7 @@ class StreamProducer(ClosesOnExit):
         if state is None:
             return
         with state.lock:
-            self._flush_locked(topic, state)
+            state.flush(self._aggregator)
 
     def flush(self) -> None:
         """Flush every topic's buffer.
@@ -350,9 +292,9 @@ class StreamProducer(ClosesOnExit):
         self._flush_all()
 
     def _flush_all(self) -> None:
-        for topic, state in list(self._topics.items()):
+        for state in list(self._topics.values()):
             with state.lock:
-                self._flush_locked(topic, state)
+                state.flush(self._aggregator)
 
     def close_topics(self, *topics: str) -> None:
         """Flush then end each topic: send its end-of-stream event.
@@ -376,12 +318,7 @@ class StreamProducer(ClosesOnExit):
         for topic in topics:
             state = self._topic(topic, closing=True)
             with state.lock:
-                if state.closed:
-                    continue
-                self._flush_locked(topic, state)
-                self._publisher.send_message(topic, state.codec.end_of_stream(state.next_seq))
-                state.next_seq += 1
-                state.closed = True
+                state.end(self._aggregator)
 
     def close(
         self, *, topics: Iterable[str] = (), publisher: bool = True, stores: bool = True

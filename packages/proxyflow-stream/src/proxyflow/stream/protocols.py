@@ -1,90 +1,74 @@
-"""The broker protocols a stream consumes: `Publisher` and `Subscriber`.
+"""The protocols a stream uses: the broker seams and the metadata predicates.
 
-A shim adapts one message broker to these protocols. Shims move *bytes on a
-topic*; they know nothing of events, stores or proxies and do not import
-``proxyflow.stream``: they satisfy these protocols structurally.
+The broker protocols have one definition, in
+[`proxyflow.api`][proxyflow.api.protocols], and are re-exported here so that
+stream code imports everything from one place:
+[`Publisher`][proxyflow.api.protocols.Publisher],
+[`Subscriber`][proxyflow.api.protocols.Subscriber],
+[`AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber] with its
+[`Delivery`][proxyflow.api.protocols.Delivery], and
+[`Message`][proxyflow.api.protocols.Message]. A shim satisfies them
+structurally and imports nothing of ``proxyflow.stream``.
 
-Every implementation must document, in its docstring and docs page:
+The predicates decide, from an object's metadata, whether a producer sends it
+and whether a consumer hands it out:
 
-* **Ordering**: whether messages from one publisher on one topic arrive in order.
-* **Blocking**: when ``send_message`` blocks (a full queue, a high-water mark)
-  and what it does then (block, raise, drop).
-* **Multi-producer**: whether several publishers may send on one topic.
-* **Multi-consumer**: whether each subscriber receives every message
-  (fan-out) or each message goes to exactly one subscriber (work sharing).
-* **Loss**: when messages are dropped (no subscriber connected, high-water mark).
-* **close()**: what it releases; calling it twice is allowed; using a closed
-  publisher raises an error.
-
-Errors use built-in classes so the stream core needs nothing from the shim:
-``TimeoutError`` when a timed receive expires and ``ConnectionError`` (or a
-subclass) when the broker cannot be reached. Shims define subclasses of these
-in their own ``exceptions`` module.
-
-Future seam: a subscriber of a durable broker will add ``ack(message_id)``; the
-events already carry a producer id and a per-topic sequence number for it.
+* [`MetadataPredicate`][proxyflow.stream.protocols.MetadataPredicate] is a
+  neutral test: it says whether something *is true* of the metadata and
+  nothing about keeping or dropping. The argument it is passed to gives the
+  direction: ``keep=`` keeps the objects it is true for, ``filter_=`` drops
+  them.
+* [`Filter`][proxyflow.stream.protocols.Filter] is a predicate given as
+  ``filter_=``: **True drops** the object, as in ProxyStore.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol
 
-__all__ = ["Message", "Publisher", "Subscriber"]
+from proxyflow.api.protocols import AckingSubscriber, Delivery, Message, Publisher, Subscriber
 
-Message: TypeAlias = bytes | bytearray | memoryview
-"""An opaque message; shims may hand out memoryviews to avoid copies."""
-
-
-@runtime_checkable
-class Publisher(Protocol):
-    """Sends opaque messages to a topic of a broker."""
-
-    def send_message(self, topic: str, message: Message) -> None:
-        """Send one message on ``topic``.
-
-        Raises:
-            KeyError: (a subclass of it) if the shim does not know ``topic``.
-            ConnectionError: if the broker cannot be reached.
-        """
-        ...
-
-    def close(self) -> None:
-        """Release the broker connection; idempotent."""
-        ...
+__all__ = [
+    "AckingSubscriber",
+    "Delivery",
+    "Filter",
+    "Message",
+    "MetadataPredicate",
+    "Publisher",
+    "Subscriber",
+]
 
 
-@runtime_checkable
-class Subscriber(Protocol):
-    """Receives opaque messages from one or more topics of a broker.
+class MetadataPredicate(Protocol):
+    """A test of an object's metadata, neutral about keeping or dropping.
 
-    Iterating yields messages until the subscriber is closed (then the iterator
-    stops). A shim-level timeout given at construction makes iteration raise
-    ``TimeoutError`` when nothing arrives in time.
+    Any callable ``predicate(metadata) -> bool`` satisfies it, a ``lambda``
+    included. It must be cheap and thread-safe: a producer or consumer shared
+    by threads calls it from each of them. ``metadata`` is the ``dict`` given
+    to ``send(..., metadata=...)`` (``{}`` when none); do not modify it.
+
+    Example:
+        ```python
+        from proxyflow.stream.protocols import MetadataPredicate
+
+        is_image: MetadataPredicate = lambda metadata: metadata.get("kind") == "image"
+        ```
     """
 
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The topics this subscriber reads; empty if the broker does not say."""
+    def __call__(self, metadata: dict[str, Any]) -> bool:
+        """Return whether the test holds for ``metadata``."""
         ...
 
-    def __iter__(self) -> Iterator[Message]:
-        """Iterate over incoming messages."""
-        ...
 
-    def __next__(self) -> Message:
-        """Return the next message, blocking as configured."""
-        ...
+class Filter(MetadataPredicate, Protocol):
+    """A predicate passed as ``filter_=``: **True drops** the object (ProxyStore's meaning).
 
-    def next_message(self, timeout: float | None = None) -> Message:
-        """Return the next message, waiting at most ``timeout`` seconds (``None``: forever).
+    A producer does not send an object its filter is true for; a consumer
+    skips it (and evicts it from its store when its event asked for eviction).
+    ``keep=`` takes the opposite view of the same callables and is the
+    recommended spelling in proxyflow code.
+    """
 
-        Raises:
-            TimeoutError: if no message arrived within ``timeout``.
-            EOFError: if the subscriber was closed.
-        """
-        ...
-
-    def close(self) -> None:
-        """Stop receiving and release the broker connection; idempotent."""
+    def __call__(self, metadata: dict[str, Any]) -> bool:
+        """Return True to drop the object with this ``metadata``."""
         ...

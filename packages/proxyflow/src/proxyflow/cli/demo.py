@@ -36,7 +36,7 @@ from proxyflow.cli.generator import GeneratorJob, run_generator
 from proxyflow.cli.options import BrokerSpec, StoreSpec
 from proxyflow.cli.report import DemoReport
 from proxyflow.cli.worker import WorkResult, compute
-from proxyflow.executors import DispatchResult, DispatchTimeoutError, dispatch, pair_reader
+from proxyflow.executors import DispatchResult, DispatchTimeoutError, dispatch
 from proxyflow.proxy import is_resolved
 from proxyflow.stream import StreamConsumer
 from proxyflow.stream.exceptions import ConsumerTimeoutError
@@ -136,7 +136,7 @@ class _WatchedStream:
         timeout: float,
         on_dispatch: Callback | None,
     ) -> None:
-        self._read = pair_reader(consumer)
+        self._read = consumer.next_with_metadata
         self._generator = generator
         self._report = report
         self._timeout = timeout

@@ -6,9 +6,22 @@ import itertools
 from typing import Any
 
 import pytest
-from reference_impls import DictConnector, FanOutBroker, MemoryPublisher, MemorySubscriber
+from reference_impls import (
+    DictConnector,
+    FanOutBroker,
+    MemoryPublisher,
+    MemorySubscriber,
+    WorkSharingBroker,
+    WorkSharingPublisher,
+    WorkSharingSubscriber,
+)
 
-from proxyflow.testing import ConnectorContract, PublisherSubscriberContract, PubSub
+from proxyflow.testing import (
+    ConnectorContract,
+    PublisherSubscriberContract,
+    PubSub,
+    WorkSharingContract,
+)
 
 _names = itertools.count()
 
@@ -29,3 +42,12 @@ class TestFanOutBroker(PublisherSubscriberContract):
     def pubsub(self) -> PubSub:
         broker = FanOutBroker()
         return PubSub(MemoryPublisher(broker), lambda topics: MemorySubscriber(broker, topics))
+
+
+class TestWorkSharingBroker(WorkSharingContract):
+    @pytest.fixture
+    def pubsub(self) -> PubSub:
+        broker = WorkSharingBroker()
+        return PubSub(
+            WorkSharingPublisher(broker), lambda topics: WorkSharingSubscriber(broker, topics)
+        )

@@ -385,7 +385,7 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
         return value
 
     def roster(self, topic: str) -> Roster:
-        """Return the producers that joined and left ``topic`` so far (one ``HGETALL``).
+        """Return the producers that joined and left ``topic`` so far (one ``HKEYS``).
 
         Any topic may be asked for, not only those this subscriber reads.
 

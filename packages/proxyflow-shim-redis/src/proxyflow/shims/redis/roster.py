@@ -11,7 +11,7 @@ The roster of the list ``key`` is the hash ``proxyflow:roster:<key>``
 (``proxyflow:roster:proxyflow:queue:<topic>`` with the default prefix), with
 the field ``j:<producer id>`` once a producer joined and ``l:<producer id>``
 once it left. Setting a field twice changes nothing, and reading is one
-``HGETALL``, so a reader always sees a consistent roster. List keys start with
+``HKEYS``, so a reader always sees a consistent roster. List keys start with
 the queue prefix and roster keys with ``proxyflow:roster:``, so the two never
 mix as long as no topic of an empty prefix starts with ``proxyflow:roster:``.
 

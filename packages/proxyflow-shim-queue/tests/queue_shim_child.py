@@ -25,14 +25,19 @@ def produce(q: object, producer_id: bytes, count: int) -> None:
         publisher.leave("work", producer_id)
 
 
-def consume(q: object, results: multiprocessing.Queue[list[bytes]]) -> None:
-    """A consumer process: read until the roster is complete and nothing is left."""
+def consume(q: object, producers: int, results: multiprocessing.Queue[list[bytes]]) -> None:
+    """A consumer process: read until all ``producers`` have left and nothing is left.
+
+    A roster knows only the producers that joined so far, so a consumer waits
+    for the number it expects.
+    """
     from proxyflow.shims.queue import QueueSubscriber
 
     got: list[bytes] = []
     with QueueSubscriber(q, topics=["work"]) as subscriber:  # type: ignore[arg-type]
         while True:
-            done = subscriber.roster("work").complete  # type: ignore[attr-defined]
+            roster = subscriber.roster("work")  # type: ignore[attr-defined]
+            done = roster.complete and len(roster.joined) >= producers
             try:
                 got.append(subscriber.next_message(timeout=0.05))
             except TimeoutError:

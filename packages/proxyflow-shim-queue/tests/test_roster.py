@@ -110,7 +110,7 @@ def test_four_producers_and_three_consumers_in_processes_all_end_with_everything
     results: multiprocessing.Queue[list[bytes]] = SPAWN.Queue()
     count = 200
     ids = [b"p%d" % n for n in range(4)]
-    consumers = [SPAWN.Process(target=child.consume, args=(q, results)) for _ in range(3)]
+    consumers = [SPAWN.Process(target=child.consume, args=(q, len(ids), results)) for _ in range(3)]
     producers = [SPAWN.Process(target=child.produce, args=(q, pid, count)) for pid in ids]
     for process in consumers + producers:
         process.start()

@@ -24,6 +24,9 @@ The guarantees checked:
   the roster first, then find the topic empty);
 * a producer id must be non-empty bytes.
 
+A roster knows only the producers that have joined so far; a consumer that
+expects ``n`` producers waits for ``n`` of them in ``joined`` too.
+
 Example:
     ```python
     import pytest

@@ -18,6 +18,9 @@ depends on the queue ([`roster_of`][proxyflow.shims.queue.roster.roster_of]):
   be used by the threads of one process, and gets a
   [`LocalRoster`][proxyflow.shims.queue.roster.LocalRoster] kept in this
   process for as long as the queue exists.
+
+A roster knows only the producers that have joined so far: a consumer that
+expects ``n`` producers also waits until ``len(roster.joined) >= n``.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from proxyflow.shims.redis.exceptions import (
     RedisShimError,
     SubscriberClosedError,
     SubscriberTimeoutError,
+    _ServerError,
 )
 
 __all__: list[str] = []
@@ -184,10 +185,36 @@ class _RedisPublisherBase(_RedisEndpoint, Closeable):
                 if isinstance(exc, CONNECTION_ERRORS):
                     pending.appendleft(topic)  # counted as unconfirmed by _guard
                     raise
-                raise broker_error(
+                error = broker_error(
                     exc, self._url, f"sending a message on {topic!r}", PublishRejectedError
-                ) from exc
+                )
+                more = self._confirm_after_refusal()
+                if more and isinstance(error, _ServerError):
+                    error = type(error)(
+                        f"{error} ({more} later message(s) were refused too)", error.url
+                    )
+                raise error from exc
             self._confirmed(topic, reply)
+
+    def _confirm_after_refusal(self) -> int:
+        """Read every reply still due after a refusal; return how many more were refusals.
+
+        One error then reports them all, and none is left to surprise a later call.
+        """
+        refused = 0
+        pending = self._pending
+        while pending:
+            topic = pending.popleft()
+            try:
+                reply = self._connection.read_response()
+            except REDIS_ERRORS as exc:
+                if isinstance(exc, CONNECTION_ERRORS):
+                    pending.appendleft(topic)
+                    raise
+                refused += 1
+                continue
+            self._confirmed(topic, reply)
+        return refused
 
     def _confirmed(self, topic: str, reply: Any) -> None:
         """Look at Redis's reply to a send on ``topic`` (lock held); subclasses may check it."""

@@ -20,6 +20,9 @@ the server persists its data, and it outlives the stream. Give each stream
 its own topic, or clear a finished topic's roster
 (``RedisQueuePublisher.clear_roster``) before reusing its name, or a consumer
 of the new stream may read the old, complete roster and stop early.
+
+A roster knows only the producers that have joined so far: a consumer that
+expects ``n`` producers also waits until ``len(roster.joined) >= n``.
 """
 
 from __future__ import annotations

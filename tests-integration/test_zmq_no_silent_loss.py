@@ -17,29 +17,10 @@ from typing import Any
 
 import pytest
 from pfit.harness import SPAWN, wait_report
+from pfit.roles import run_fast_zmq_producer
 
 from proxyflow.shims.zmq import ZeroMQSubscriber
 from proxyflow.stream import StreamConsumer
-
-
-def produce(topic: str, count: int, size: int, options: dict[str, Any], reports: Any) -> None:
-    """Process target: bind a publisher, wait for one subscriber, stream ``count`` objects."""
-    from proxyflow.shims.zmq import ZeroMQPublisher
-    from proxyflow.stream import StreamProducer
-
-    try:
-        publisher = ZeroMQPublisher("tcp://127.0.0.1:*", **options)
-        reports.put(("ready", publisher.address))
-        publisher.wait_for_subscribers(1, topic, timeout=30)
-        with StreamProducer(publisher) as producer:
-            body = bytes(size - 8)
-            for index in range(count):
-                producer.send(topic, index.to_bytes(8, "big") + body)
-            producer.close(topics=[topic])
-        reports.put(("done", count))
-    except BaseException as exc:
-        reports.put(("error", f"{type(exc).__name__}: {exc}"))
-        raise
 
 
 def stream_and_count(count: int, size: int, **options: Any) -> list[int]:
@@ -47,7 +28,7 @@ def stream_and_count(count: int, size: int, **options: Any) -> list[int]:
     topic = f"fast-{uuid.uuid4().hex[:8]}"
     reports = SPAWN.Queue()
     process = SPAWN.Process(
-        target=produce, args=(topic, count, size, options, reports), daemon=True
+        target=run_fast_zmq_producer, args=(topic, count, size, options, reports), daemon=True
     )
     process.start()
     try:

@@ -73,7 +73,7 @@ def send_first_frame(
                 "a subscriber to make room; the message was not sent"
             )
         if deadline is not None and time.monotonic() >= deadline:
-            hwm = socket.getsockopt(zmq.SNDHWM)
+            hwm = int(socket.getsockopt(zmq.SNDHWM))
             raise PublishTimeoutError(
                 f"a subscriber of {topic!r} has had {hwm} messages queued for "
                 f"{send_timeout}s and reads none: the message was not sent. Make the "

@@ -94,7 +94,8 @@ def test_redis_broker_lost_mid_stream(private_redis: Any, tmp_path: Path, shim: 
 
     url, topic = private_redis.url, _topic()
     if shim == "redis":
-        subscriber: Any = RedisSubscriber(url, [topic])
+        # It tries to reconnect for reconnect_timeout seconds, then reports the loss.
+        subscriber: Any = RedisSubscriber(url, [topic], reconnect_timeout=1.0, poll_interval=0.05)
         publisher: Any = RedisPublisher(url, socket_timeout=2, connect_timeout=2)
     else:
         subscriber = RedisQueueSubscriber(url, [topic], socket_timeout=2, connect_timeout=2)

@@ -163,6 +163,33 @@ def run_consumer(
         raise
 
 
+# --- full-speed ZeroMQ stream ------------------------------------------------------------
+
+
+def run_fast_zmq_producer(
+    topic: str, count: int, size: int, options: dict[str, Any], reports: Any
+) -> None:
+    """Process target: bind a ZeroMQ publisher with ``options``, wait for one subscriber,
+    stream ``count`` inline objects as fast as possible (each starts with its index), end
+    the topic; report ``("ready", address)`` then ``("done", count)``."""
+    from proxyflow.shims.zmq import ZeroMQPublisher
+    from proxyflow.stream import StreamProducer
+
+    try:
+        publisher = ZeroMQPublisher("tcp://127.0.0.1:*", **options)
+        reports.put(("ready", publisher.address))
+        publisher.wait_for_subscribers(1, topic, timeout=30)
+        with StreamProducer(publisher) as producer:
+            body = bytes(size - 8)
+            for index in range(count):
+                producer.send(topic, index.to_bytes(8, "big") + body)
+            producer.close(topics=[topic])
+        reports.put(("done", count))
+    except BaseException as exc:
+        reports.put(("error", f"{type(exc).__name__}: {exc}"))
+        raise
+
+
 # --- Figure 1: dispatcher and workers ------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from proxyflow.shims.redis import (
+    BrokerAuthenticationError,
     PublishRejectedError,
     RedisPublisher,
     RedisQueuePublisher,
@@ -54,7 +55,7 @@ def test_rejected_publish_surfaces_by_flush_at_the_latest(limited_url: str) -> N
     publisher = RedisPublisher(limited_url)
     publisher.send_message("allowed", b"ok")
     # The reply is read by a later call, or by this send if it is already there.
-    with pytest.raises(PublishRejectedError, match="rejected"):  # noqa: PT012
+    with pytest.raises(BrokerAuthenticationError, match="may not"):  # noqa: PT012
         publisher.send_message("denied", b"no")
         publisher.flush()
     publisher.send_message("allowed", b"still usable")
@@ -65,13 +66,13 @@ def test_rejected_publish_surfaces_by_flush_at_the_latest(limited_url: str) -> N
 def test_rejected_publish_surfaces_at_send_when_confirming_each(limited_url: str) -> None:
     with RedisPublisher(limited_url, max_unconfirmed=0) as publisher:
         publisher.send_message("allowed", b"ok")
-        with pytest.raises(PublishRejectedError):
+        with pytest.raises(BrokerAuthenticationError, match="'denied'"):
             publisher.send_message("denied", b"no")
 
 
 def test_rejected_publish_surfaces_by_close_at_the_latest(limited_url: str) -> None:
     publisher = RedisPublisher(limited_url)
-    with pytest.raises(PublishRejectedError):  # noqa: PT012
+    with pytest.raises(BrokerAuthenticationError):  # noqa: PT012
         publisher.send_message("denied", b"no")  # raises here only if the reply came at once
         publisher.close()
     publisher.close()  # idempotent, also after a failed confirmation
@@ -81,8 +82,22 @@ def test_rejected_publish_surfaces_by_close_at_the_latest(limited_url: str) -> N
 def test_queue_publisher_confirms_each_send_by_default(limited_url: str) -> None:
     with RedisQueuePublisher(limited_url, prefix="") as publisher:
         publisher.send_message("allowed", b"stored")
-        with pytest.raises(PublishRejectedError):
+        with pytest.raises(BrokerAuthenticationError):
             publisher.send_message("denied", b"no")
+
+
+def test_a_key_of_another_type_is_a_rejected_message(redis_url: str, prefix: str) -> None:
+    admin = redis.Redis.from_url(redis_url, protocol=2)
+    admin.set(prefix + "taken", b"a string, not a list")
+    try:
+        with RedisQueuePublisher(redis_url, prefix=prefix) as publisher:
+            with pytest.raises(PublishRejectedError, match="WRONGTYPE") as caught:
+                publisher.send_message("taken", b"no")
+            assert "'taken'" in str(caught.value)
+            publisher.send_message("free", b"still usable")
+    finally:
+        admin.delete(prefix + "taken", prefix + "free")
+        admin.close()
 
 
 def test_queue_publisher_with_deferred_confirmation_delivers_everything(redis_url: str) -> None:

@@ -10,7 +10,7 @@ from proxyflow.shims.redis import (
     RedisQueueSubscriber,
     RedisSubscriber,
 )
-from proxyflow.testing import PublisherSubscriberContract, PubSub
+from proxyflow.testing import PublisherSubscriberContract, PubSub, WorkSharingContract
 
 
 class TestRedisPubSubContract(PublisherSubscriberContract):
@@ -32,6 +32,37 @@ class TestRedisPubSubContract(PublisherSubscriberContract):
         publisher.close()
         for subscriber in subscribers:
             subscriber.close()
+
+
+def _queue_harness(redis_url: str, prefix: str, max_unconfirmed: int = 0) -> Iterator[PubSub]:
+    subscribers: list[RedisQueueSubscriber] = []
+    publisher = RedisQueuePublisher(redis_url, prefix=prefix, max_unconfirmed=max_unconfirmed)
+
+    def subscribe(topics: Sequence[str]) -> RedisQueueSubscriber:
+        subscriber = RedisQueueSubscriber(redis_url, topics, prefix=prefix)
+        subscribers.append(subscriber)
+        return subscriber
+
+    yield PubSub(publisher, subscribe)
+    for topic in ("a", "b", "ab"):
+        publisher.clear_roster(topic)
+    publisher.close()
+    for subscriber in subscribers:
+        subscriber.close()
+
+
+class TestRedisQueueRoster(WorkSharingContract):
+    @pytest.fixture
+    def pubsub(self, redis_url: str, prefix: str) -> Iterator[PubSub]:
+        yield from _queue_harness(redis_url, prefix)
+
+
+class TestRedisQueueRosterPipelined(WorkSharingContract):
+    """``leave`` first confirms the sends still waiting for Redis's reply."""
+
+    @pytest.fixture
+    def pubsub(self, redis_url: str, prefix: str) -> Iterator[PubSub]:
+        yield from _queue_harness(redis_url, prefix, max_unconfirmed=64)
 
 
 class TestRedisQueueContract(PublisherSubscriberContract):

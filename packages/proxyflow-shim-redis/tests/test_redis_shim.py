@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import array
+import contextlib
 import queue
 import threading
 import time
@@ -307,35 +308,61 @@ def test_close_from_another_thread_wakes_the_reader(
         assert admin.lrange(prefix + "wake", 0, -1) == [b"kept"]
 
 
-def test_killed_pubsub_connection_raises_connection_error(
+def _kill_pubsub_connections(admin: redis.Redis) -> None:
+    ids = [c["id"] for c in admin.client_list(_type="pubsub")]
+    assert len(ids) == 1  # only the test's subscriber holds a pub/sub connection
+    for client_id in ids:
+        admin.client_kill_filter(_id=client_id)
+
+
+def test_killed_pubsub_connection_is_resubscribed(redis_url: str, admin: redis.Redis) -> None:
+    with (
+        RedisSubscriber(redis_url, "kill-me", poll_interval=0.05) as subscriber,
+        RedisPublisher(redis_url, max_unconfirmed=0) as publisher,
+    ):
+        assert subscriber.reconnects == 0
+        _kill_pubsub_connections(admin)
+        # Publish until the subscriber is back: what it missed meanwhile is lost.
+        got = None
+        deadline = time.monotonic() + 10
+        while got is None and time.monotonic() < deadline:
+            publisher.send_message("kill-me", b"after")
+            with contextlib.suppress(TimeoutError):
+                got = subscriber.next_message(timeout=0.1)
+        assert got == b"after"
+        assert subscriber.reconnects == 1
+
+
+def test_killed_pubsub_connection_without_reconnection_raises(
     redis_url: str, admin: redis.Redis
 ) -> None:
-    with RedisSubscriber(redis_url, "kill-me") as subscriber:
-        # Only this subscriber holds a pub/sub connection to the test server now.
-        ids = [c["id"] for c in admin.client_list(_type="pubsub")]
-        assert len(ids) == 1
-        for client_id in ids:
-            admin.client_kill_filter(_id=client_id)
+    with RedisSubscriber(redis_url, "kill-me", reconnect_timeout=0) as subscriber:
+        _kill_pubsub_connections(admin)
         start = time.monotonic()
         with pytest.raises(BrokerConnectionError, match="lost"):
             subscriber.next_message(timeout=10)
         assert time.monotonic() - start < 5
         with pytest.raises(ConnectionError):
             subscriber.next_message(timeout=0.1)
+        assert subscriber.reconnects == 0
 
 
 def test_stopped_server_raises_connection_error(private_server: RedisServer, prefix: str) -> None:
     url = private_server.url
     publisher = RedisQueuePublisher(url, prefix=prefix, socket_timeout=2, connect_timeout=2)
     worker = RedisQueueSubscriber(url, "w", prefix=prefix, socket_timeout=2, connect_timeout=2)
-    listener = RedisSubscriber(url, "w", socket_timeout=2, connect_timeout=2)
+    listener = RedisSubscriber(
+        url, "w", socket_timeout=2, connect_timeout=2, reconnect_timeout=0.5, poll_interval=0.05
+    )
     publisher.send_message("w", b"before")
     assert worker.next_message(timeout=5) == b"before"
     private_server.stop()
     with pytest.raises(BrokerConnectionError):
         worker.next_message(timeout=5)
-    with pytest.raises(BrokerConnectionError):
+    with pytest.raises(BrokerConnectionError, match="could not reconnect within"):
         listener.next_message(timeout=5)
+    with pytest.raises(BrokerConnectionError):
+        listener.next_message(timeout=0)  # then and every time after
     with pytest.raises(BrokerConnectionError):
         publisher.send_message("w", b"after")
     for closable in (publisher, worker, listener):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -201,3 +203,104 @@ class AsyncFanOutSubscriber:
 
     async def close(self) -> None:
         self._inner.close()
+class WorkSharingBroker:
+    """A correct in-process work-sharing broker: one queue per topic, a roster per topic."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, deque[bytes]] = {}
+        self.rosters: dict[str, dict[bytes, set[str]]] = {}
+        self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)
+
+    def put(self, topic: str, message: bytes) -> None:
+        with self.arrived:
+            self.queues.setdefault(topic, deque()).append(message)
+            self.arrived.notify_all()
+
+    def take(self, topics: Sequence[str], timeout: float | None, closed: Any) -> bytes:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.arrived:
+            while not closed():
+                for topic in topics:
+                    if self.queues.get(topic):
+                        return self.queues[topic].popleft()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError("no message")
+                self.arrived.wait(0.1 if left is None else min(left, 0.1))
+        raise EOFError("subscriber closed")
+
+    def record(self, topic: str, producer_id: bytes, kind: str) -> None:
+        if not isinstance(producer_id, bytes) or not producer_id:
+            raise ValueError("a producer id must be non-empty bytes")
+        with self.lock:
+            self.rosters.setdefault(topic, {}).setdefault(producer_id, set()).add(kind)
+
+    def roster(self, topic: str) -> Roster:
+        with self.lock:
+            entries = dict(self.rosters.get(topic, {}))
+        return Roster(
+            frozenset(p for p, kinds in entries.items() if "join" in kinds),
+            frozenset(p for p, kinds in entries.items() if "leave" in kinds),
+        )
+
+
+class Roster:
+    """The roster shape (``proxyflow.api.Roster`` without importing it)."""
+
+    def __init__(self, joined: frozenset[bytes], left: frozenset[bytes]) -> None:
+        self.joined = joined
+        self.left = left
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.joined) and self.joined <= self.left
+
+
+class WorkSharingPublisher:
+    def __init__(self, broker: WorkSharingBroker) -> None:
+        self._broker = broker
+        self._closed = False
+
+    def send_message(self, topic: str, message: Any) -> None:
+        if self._closed:
+            raise RuntimeError("publisher closed")
+        self._broker.put(topic, bytes(message))
+
+    def join(self, topic: str, producer_id: bytes) -> None:
+        self._broker.record(topic, producer_id, "join")
+
+    def leave(self, topic: str, producer_id: bytes) -> None:
+        self._broker.record(topic, producer_id, "leave")
+
+    def close(self) -> None:
+        self._closed = True
+
+
+class WorkSharingSubscriber:
+    def __init__(self, broker: WorkSharingBroker, topics: Sequence[str]) -> None:
+        self._broker = broker
+        self._topics = tuple(topics)
+        self._closed = False
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return self._topics
+
+    def roster(self, topic: str) -> Roster:
+        return self._broker.roster(topic)
+
+    def next_message(self, timeout: float | None = None) -> bytes:
+        return self._broker.take(self._topics, timeout, lambda: self._closed)
+
+    def __iter__(self) -> WorkSharingSubscriber:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return self.next_message()
+        except EOFError:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        self._closed = True

@@ -15,6 +15,9 @@ from reference_impls import (
     FanOutBroker,
     MemoryPublisher,
     MemorySubscriber,
+    WorkSharingBroker,
+    WorkSharingPublisher,
+    WorkSharingSubscriber,
 )
 
 from proxyflow.testing import (
@@ -23,6 +26,7 @@ from proxyflow.testing import (
     ConnectorContract,
     PublisherSubscriberContract,
     PubSub,
+    WorkSharingContract,
 )
 
 _names = itertools.count()
@@ -69,3 +73,10 @@ class TestAsyncFanOutBroker(AsyncPublisherSubscriberContract):
             return AsyncFanOutSubscriber(broker, topics)
 
         return AsyncPubSub(publisher, subscribe)
+class TestWorkSharingBroker(WorkSharingContract):
+    @pytest.fixture
+    def pubsub(self) -> PubSub:
+        broker = WorkSharingBroker()
+        return PubSub(
+            WorkSharingPublisher(broker), lambda topics: WorkSharingSubscriber(broker, topics)
+        )

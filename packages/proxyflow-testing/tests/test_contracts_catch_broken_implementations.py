@@ -94,3 +94,64 @@ def test_pubsub_contract_catches_a_broker_that_leaks_topics(pytester: pytest.Pyt
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 1
     result.stdout.fnmatch_lines(["*test_topics_are_isolated*"])
+
+
+def test_worksharing_contract_catches_a_roster_each_subscriber_keeps_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_lonely="""
+        import pytest
+        from reference_impls import WorkSharingBroker, WorkSharingPublisher, WorkSharingSubscriber
+        from proxyflow.testing import PubSub, WorkSharingContract
+
+        class SnapshotSubscriber(WorkSharingSubscriber):
+            # Broken: reads the roster once, when it is created.
+            def __init__(self, broker, topics):
+                super().__init__(broker, topics)
+                self._seen = {}
+
+            def roster(self, topic):
+                if topic not in self._seen:
+                    self._seen[topic] = self._broker.roster(topic)
+                return self._seen[topic]
+
+        class TestLonely(WorkSharingContract):
+            @pytest.fixture
+            def pubsub(self):
+                broker = WorkSharingBroker()
+                return PubSub(WorkSharingPublisher(broker), lambda t: SnapshotSubscriber(broker, t))
+        """
+    )
+    result = pytester.runpytest_inprocess("-q", "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 2
+    result.stdout.fnmatch_lines(["*test_join_and_leave_are_recorded_once*"])
+
+
+def test_worksharing_contract_catches_roster_records_sent_as_messages(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_chatty="""
+        import pytest
+        from reference_impls import WorkSharingBroker, WorkSharingPublisher, WorkSharingSubscriber
+        from proxyflow.testing import PubSub, WorkSharingContract
+
+        class ChattyPublisher(WorkSharingPublisher):
+            # Broken: announces joins on the topic itself.
+            def join(self, topic, producer_id):
+                super().join(topic, producer_id)
+                self.send_message(topic, b"joined:" + producer_id)
+
+        class TestChatty(WorkSharingContract):
+            @pytest.fixture
+            def pubsub(self):
+                broker = WorkSharingBroker()
+                return PubSub(ChattyPublisher(broker), lambda t: WorkSharingSubscriber(broker, t))
+        """
+    )
+    result = pytester.runpytest_inprocess("-q", "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1
+    result.stdout.fnmatch_lines(["*test_roster_records_are_not_messages*"])

@@ -46,3 +46,27 @@ def test_redis_url_fixture_points_at_a_live_server(redis_url: str) -> None:
 def test_a_binary_that_cannot_run_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(RedisServerUnavailableError, match="cannot run"):
         RedisServer(str(tmp_path / "no-such-redis-server")).start()
+
+
+def test_kill_and_restart_keep_the_port_and_lose_the_data() -> None:
+    if find_redis_server() is None:
+        pytest.skip("no redis-server binary on this machine")
+    with RedisServer() as server:
+        first = server.pid
+        assert first is not None
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+            sock.sendall(b"SET k v\r\n")
+            assert sock.recv(16) == b"+OK\r\n"
+        server.kill()
+        assert server.pid is None
+        with pytest.raises(OSError):
+            _ping(server.port)
+        server.kill()  # a second kill does nothing
+        server.restart()
+        assert server.pid not in (None, first)
+        assert _ping(server.port).startswith(b"+PONG")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+            sock.sendall(b"EXISTS k\r\n")
+            assert sock.recv(16) == b":0\r\n"
+        server.restart()  # restarting a running server kills it first
+        assert _ping(server.port).startswith(b"+PONG")

@@ -60,3 +60,33 @@ def test_descriptions_hide_nothing_important() -> None:
     assert "ZeroMQ" in BrokerSpec("zmq").describe()
     assert "queue" in BrokerSpec("redis-queue", "redis://h/0").describe()
     assert "temporary" in StoreSpec("file").describe()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://:s3cret@h:6379/0", "redis://alice:s3cret@h/1", "redis://h:6379/0?password=s3cret"],
+)
+def test_descriptions_and_reprs_hide_redis_passwords(url: str) -> None:
+    texts = [
+        BrokerSpec("redis", url).describe(),
+        BrokerSpec("redis-queue", url).describe(),
+        StoreSpec("redis", url).describe(),
+        repr(BrokerSpec("redis", url)),
+        repr(StoreSpec("redis", url)),
+        repr(parse_broker(url)),
+        repr(parse_store(url)),
+    ]
+    for text in texts:
+        assert "s3cret" not in text
+        assert "***" in text
+        assert "h" in text
+
+
+@pytest.mark.parametrize("text", ["redis://:s3cret@/0", "redis-queue://:s3cret@/0"])
+def test_a_url_without_host_is_refused_without_its_password(text: str) -> None:
+    with pytest.raises(InvalidOptionError, match="names no host") as caught:
+        parse_broker(text)
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(InvalidOptionError) as caught:
+        parse_store(text.replace("redis-queue://", "redis://"))
+    assert "s3cret" not in str(caught.value)

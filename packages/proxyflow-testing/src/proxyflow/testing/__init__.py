@@ -20,3 +20,4 @@ from proxyflow.testing.pubsub_contract import (
     PublisherSubscriberContract as PublisherSubscriberContract,
 )
 from proxyflow.testing.pubsub_contract import PubSub as PubSub
+from proxyflow.testing.worksharing_contract import WorkSharingContract as WorkSharingContract

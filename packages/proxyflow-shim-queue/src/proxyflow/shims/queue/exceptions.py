@@ -13,29 +13,54 @@ ProxyflowError
  └── QueueShimError
       ├── UnknownTopicError      (KeyError, ValueError)
       ├── QueueFullError         (BackendFullError, TimeoutError, queue.Full)
+      ├── QueueUnavailableError  (BackendUnavailableError, ConnectionError)
+      │                          the queue is gone (closed, its manager process died)
+      ├── RosterFullError        (BackendFullError)  a shared queue's roster has no room
       ├── SubscriberTimeoutError (TimeoutError, queue.Empty)
       ├── SubscriberClosedError  (EOFError)
       ├── PublisherClosedError   (RuntimeError)
       └── UnexpectedItemError    (TypeError)
 ```
+
+The errors of the queues themselves never escape: a ``Manager().Queue()``
+proxy whose manager process died raises ``OSError`` or ``EOFError``, a
+closed ``multiprocessing`` queue ``ValueError``; the shim reports them as
+``QueueUnavailableError`` (or, for a subscriber whose queue was closed in its
+own process, ``SubscriberClosedError``).
 """
 
 from __future__ import annotations
 
+import multiprocessing.managers
 import queue
 from collections.abc import Iterable
 
-from proxyflow.api import BackendFullError, ProxyflowError
+from proxyflow.api import BackendFullError, BackendUnavailableError, ProxyflowError
 
 __all__ = [
+    "QUEUE_FAILURES",
     "PublisherClosedError",
     "QueueFullError",
     "QueueShimError",
+    "QueueUnavailableError",
+    "RosterFullError",
     "SubscriberClosedError",
     "SubscriberTimeoutError",
     "UnexpectedItemError",
     "UnknownTopicError",
 ]
+
+QUEUE_FAILURES: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    multiprocessing.managers.RemoteError,
+)
+"""What a queue that cannot be used any more raises besides a closed queue's ``ValueError``.
+
+A ``Manager().Queue()`` proxy whose manager process exited raises ``OSError``
+(``BrokenPipeError``, ``ConnectionRefusedError``...) or ``EOFError``; one whose
+call failed on the manager's side, ``RemoteError``.
+"""
 
 
 class QueueShimError(ProxyflowError):
@@ -65,6 +90,22 @@ class UnknownTopicError(QueueShimError, KeyError, ValueError):
 
 class QueueFullError(QueueShimError, BackendFullError, TimeoutError, queue.Full):
     """The topic's queue stayed full: non-blocking put, or the put timeout expired."""
+
+
+class QueueUnavailableError(QueueShimError, BackendUnavailableError):
+    """The queue cannot be used any more: it was closed, or the process behind it is gone.
+
+    A ``Manager().Queue()`` proxy whose manager process exited, a
+    ``multiprocessing`` queue closed with its ``close()`` before a ``put``, or a
+    shared roster left locked by a process that died. A ``ConnectionError``.
+    """
+
+
+class RosterFullError(QueueShimError, BackendFullError):
+    """The shared memory of a shared queue's roster has no room for another entry.
+
+    Make the queue with a larger ``roster_size`` (see ``shared_queue``).
+    """
 
 
 class SubscriberTimeoutError(QueueShimError, TimeoutError, queue.Empty):

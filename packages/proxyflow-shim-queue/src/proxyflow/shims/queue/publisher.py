@@ -7,13 +7,26 @@ from collections.abc import Mapping
 
 from proxyflow.api import Closeable, Message, as_message, check_timeout
 from proxyflow.shims.queue.exceptions import (
+    QUEUE_FAILURES,
     PublisherClosedError,
     QueueFullError,
+    QueueUnavailableError,
     UnknownTopicError,
 )
 from proxyflow.shims.queue.protocols import QueueLike
+from proxyflow.shims.queue.roster import check_producer_id, roster_of
 
 __all__ = ["QueuePublisher"]
+
+_PUT_FAILURES: tuple[type[BaseException], ...] = (ValueError, *QUEUE_FAILURES)
+"""A closed ``multiprocessing`` queue raises ``ValueError``; see `QUEUE_FAILURES` for the rest."""
+
+
+def _gone_message(topic: str, exc: BaseException) -> str:
+    return (
+        f"the queue of topic {topic!r} cannot be used ({type(exc).__name__}: {exc}): it was "
+        "closed, or the manager process behind it exited; nothing was put"
+    )
 
 
 class QueuePublisher(Closeable):
@@ -30,10 +43,19 @@ class QueuePublisher(Closeable):
       the message is not sent.
     * **Multi-producer**: any number of publishers (threads or processes) may
       put on the same queues.
-    * **Multi-consumer**: point-to-point. Each topic has one queue and every
-      message is taken by exactly one reader of that queue; normally one
-      [`QueueSubscriber`][proxyflow.shims.queue.QueueSubscriber] reads it.
-    * **Loss**: none; messages wait in the queue until they are read.
+    * **Multi-consumer**: each topic has one queue and every message is taken
+      by exactly one reader of that queue. Several
+      [`QueueSubscriber`][proxyflow.shims.queue.QueueSubscriber] objects may
+      share a queue's work if it carries the producers' roster, which
+      [`join`][proxyflow.shims.queue.publisher.QueuePublisher.join] and
+      [`leave`][proxyflow.shims.queue.publisher.QueuePublisher.leave] keep: a
+      queue of threads (``queue.Queue``...) or one made by
+      [`shared_queue`][proxyflow.shims.queue.shared_queue]. A plain
+      ``multiprocessing`` queue cannot carry one: give it one subscriber.
+    * **Loss**: none; messages wait in the queue until they are read, as long
+      as the queue exists. A queue that is closed, or whose manager process
+      died, raises
+      [`QueueUnavailableError`][proxyflow.shims.queue.exceptions.QueueUnavailableError].
     * **close()**: marks the publisher closed (later sends raise
       [`PublisherClosedError`][proxyflow.shims.queue.exceptions.PublisherClosedError]);
       the queues belong to the caller and are neither closed nor drained.
@@ -103,21 +125,66 @@ class QueuePublisher(Closeable):
             PublisherClosedError: if the publisher was closed.
             UnknownTopicError: if ``topic`` has no queue (a ``KeyError``).
             QueueFullError: if the queue stayed full (a ``TimeoutError``).
+            QueueUnavailableError: if the queue was closed or its manager
+                process is gone (a ``ConnectionError``).
             TypeError: if ``message`` is not bytes-like.
             ValueError: if ``message`` is a memoryview that is not C-contiguous.
         """
         if self._closed:
             raise PublisherClosedError("send_message() on a closed QueuePublisher")
         payload = message if type(message) is bytes else bytes(as_message(message))
-        try:
-            target = self._queues[topic]
-        except KeyError:
-            raise UnknownTopicError(topic, self._queues) from None
+        target = self._queue(topic)
         try:
             target.put(payload, self._block, self._timeout)
         except queue.Full:
             how = "at once" if not self._block else f"after {self._timeout}s"
             raise QueueFullError(f"queue of topic {topic!r} is full ({how})") from None
+        except _PUT_FAILURES as exc:
+            raise QueueUnavailableError(_gone_message(topic, exc)) from exc
+
+    def _queue(self, topic: str) -> QueueLike:
+        try:
+            return self._queues[topic]
+        except KeyError:
+            raise UnknownTopicError(topic, self._queues) from None
+
+    def join(self, topic: str, producer_id: bytes) -> None:
+        """Record in the roster of ``topic``'s queue that ``producer_id`` publishes on it.
+
+        Idempotent. A plain ``multiprocessing`` queue has no roster: nothing is
+        recorded (its subscriber is not a ``WorkSharingSubscriber``, so a
+        consumer counts end-of-stream messages instead).
+
+        Raises:
+            UnknownTopicError: if ``topic`` has no queue.
+            RosterFullError: if a shared queue's roster has no room left.
+            TypeError: if ``producer_id`` is not bytes.
+            ValueError: if ``producer_id`` is empty or over 255 bytes.
+        """
+        self._record(topic, producer_id, left=False)
+
+    def leave(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` sent its last message on ``topic`` (idempotent).
+
+        Every message a send returned for is in the queue already, so the
+        roster never says a producer is done while one of its messages is
+        missing.
+
+        Raises:
+            UnknownTopicError: if ``topic`` has no queue.
+            RosterFullError: if a shared queue's roster has no room left.
+            TypeError: if ``producer_id`` is not bytes.
+            ValueError: if ``producer_id`` is empty or over 255 bytes.
+        """
+        self._record(topic, producer_id, left=True)
+
+    def _record(self, topic: str, producer_id: bytes, *, left: bool) -> None:
+        if self._closed:
+            raise PublisherClosedError("roster change on a closed QueuePublisher")
+        producer_id = check_producer_id(producer_id)
+        store = roster_of(self._queue(topic))
+        if store is not None:
+            store.record(topic, producer_id, left)
 
     def close(self) -> None:
         """Mark the publisher closed; the queues themselves are left alone."""

@@ -5,11 +5,14 @@ Two pairs satisfy the ``Publisher``/``Subscriber`` protocols of
 
 * [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher] /
   [`RedisSubscriber`][proxyflow.shims.redis.pubsub.RedisSubscriber]:
-  ``PUBLISH``/``SUBSCRIBE``, fan-out, messages dropped when nobody listens;
+  ``PUBLISH``/``SUBSCRIBE``, fan-out, messages dropped when nobody listens
+  (Redis tells the publisher how many subscribers got each message; the
+  subscriber resubscribes after a lost connection);
 * [`RedisQueuePublisher`][proxyflow.shims.redis.queue.RedisQueuePublisher] /
   [`RedisQueueSubscriber`][proxyflow.shims.redis.queue.RedisQueueSubscriber]:
   ``RPUSH``/``BLPOP`` on one list per topic, each message to exactly one
-  consumer, kept until read.
+  consumer, kept until read (at most once: not across a restart without
+  persistence), with the producers' roster of each topic.
 
 Connections speak RESP2 on purpose (redis-py 8 defaults to RESP3, whose pub/sub
 path is slower for large messages; see
@@ -31,8 +34,12 @@ from __future__ import annotations
 from proxyflow.api import redact_url as _redact_url
 from proxyflow.shims.redis.__about__ import __version__
 from proxyflow.shims.redis.exceptions import (
+    BrokerAuthenticationError,
     BrokerConnectionError,
+    BrokerFullError,
+    BrokerProtocolError,
     InvalidBrokerURLError,
+    MessageNotReceivedError,
     PublisherClosedError,
     PublishRejectedError,
     RedisShimError,
@@ -45,11 +52,17 @@ from proxyflow.shims.redis.queue import (
     RedisQueuePublisher,
     RedisQueueSubscriber,
 )
+from proxyflow.shims.redis.roster import ROSTER_PREFIX
 
 __all__ = [
     "DEFAULT_QUEUE_PREFIX",
+    "ROSTER_PREFIX",
+    "BrokerAuthenticationError",
     "BrokerConnectionError",
+    "BrokerFullError",
+    "BrokerProtocolError",
     "InvalidBrokerURLError",
+    "MessageNotReceivedError",
     "PublishRejectedError",
     "PublisherClosedError",
     "RedisPublisher",

@@ -3,34 +3,36 @@
 The public classes in [`proxyflow.shims.redis.pubsub`][proxyflow.shims.redis.pubsub] and
 [`proxyflow.shims.redis.queue`][proxyflow.shims.redis.queue] keep only what
 differs: the Redis commands they issue. Here live the connection bookkeeping,
-the ``url`` property, the publishers' background confirmation and the
-subscribers' broken-connection state. The receive loop with its deadline and
-close handshake, iteration and the context manager come from
+the ``url`` property, the publishers' background confirmation and
+reconnection, and the subscribers' error translation. The receive loop with
+its deadline and close handshake, iteration and the context manager come from
 [`proxyflow.api`][proxyflow.api] (`PollingSubscriber`, `Closeable`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-import redis
-
 from proxyflow.api import Closeable, Message, PollingSubscriber, as_message, redact_url
 from proxyflow.shims.redis.connection import (
+    CONNECTION_ERRORS,
     REDIS_ERRORS,
+    broker_error,
+    dedicated_connection,
     open_client,
-    translate_errors,
 )
 from proxyflow.shims.redis.exceptions import (
     BrokerConnectionError,
     PublisherClosedError,
     PublishRejectedError,
+    RedisShimError,
     SubscriberClosedError,
     SubscriberTimeoutError,
+    _ServerError,
 )
 
 __all__: list[str] = []
@@ -60,9 +62,15 @@ class _RedisPublisherBase(_RedisEndpoint, Closeable):
     ``max_unconfirmed`` sends wait for their reply; beyond that a send reads
     replies until half of them are confirmed. Redis executes a connection's
     commands in order, so ordering is unchanged; an error reply surfaces as
-    [`PublishRejectedError`][proxyflow.shims.redis.PublishRejectedError] from a
-    later call. This saves one network round trip per message (about 60 us on
-    loopback).
+    the shim's error for it from a later call, naming the topic of the
+    refused message. This saves one network round trip per message (about
+    60 us on loopback).
+
+    A lost connection is reported by the call that meets it
+    ([`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError],
+    counting the sends that were still unconfirmed and may be lost); the next
+    call reconnects once (``reconnects`` counts it) and raises again if the
+    server is still away.
     """
 
     def __init__(
@@ -78,24 +86,28 @@ class _RedisPublisherBase(_RedisEndpoint, Closeable):
         self._url = url
         self._closed = False
         self._max_unconfirmed = max_unconfirmed
-        self._unconfirmed = 0
+        self._pending: deque[str] = deque()  # the topic of each unconfirmed send, in order
         self._broken = False
+        self._reconnects = 0
         self._lock = threading.Lock()
         self._client = open_client(
             url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
         )
-        pool = self._client.connection_pool
-        # redis-py < 5.3 requires a command name for get_connection(); later ones deprecate it.
-        parameter = inspect.signature(pool.get_connection).parameters.get("command_name")
-        needs_name = parameter is not None and parameter.default is inspect.Parameter.empty
-        args: tuple[str, ...] = ("PUBLISH",) if needs_name else ()
-        with translate_errors(url, "connecting"):
-            self._connection: Any = pool.get_connection(*args)
+        try:
+            self._connection: Any = dedicated_connection(self._client, url)
+        except BaseException:
+            self._client.close()
+            raise
 
     @property
     def closed(self) -> bool:
         """Whether `close` was called."""
         return self._closed
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the publisher reconnected after losing its connection."""
+        return self._reconnects
 
     def _payload(self, topic: str, message: Message) -> bytes | memoryview:
         """Check a ``send_message`` call and return ``message`` ready to write, uncopied.
@@ -109,50 +121,118 @@ class _RedisPublisherBase(_RedisEndpoint, Closeable):
             raise TypeError(f"topic must be a string, not {type(topic).__name__}")
         return as_message(message)
 
-    def _send(self, doing: str, *command: str | bytes | memoryview) -> None:
+    def _send(self, topic: str, doing: str, *command: str | bytes | memoryview) -> None:
         """Write ``command``; read the replies that are due (see the class docstring)."""
-        connection = self._connection
         with self._lock, self._guard(doing):
+            connection = self._connection
+            if self._broken:
+                self._reconnect()
             connection.send_packed_command(connection.pack_command(*command), check_health=False)
-            self._unconfirmed += 1
-            if self._unconfirmed > self._max_unconfirmed:
+            self._pending.append(topic)
+            if len(self._pending) > self._max_unconfirmed:
                 self._confirm(self._max_unconfirmed // 2)
             else:
-                while self._unconfirmed and connection.can_read(timeout=0):
-                    self._confirm(self._unconfirmed - 1)
+                while self._pending and connection.can_read(timeout=0):
+                    self._confirm(len(self._pending) - 1)
+
+    def _call(self, doing: str, *command: str | bytes) -> Any:
+        """Confirm every send, then run ``command`` and return its reply (takes the lock)."""
+        with self._lock, self._guard(doing):
+            if self._broken:
+                self._reconnect()
+            self._confirm(0)
+            connection = self._connection
+            connection.send_packed_command(connection.pack_command(*command), check_health=False)
+            return connection.read_response()
+
+    def _reconnect(self) -> None:
+        """Open the connection again after a loss (lock held, inside `_guard`)."""
+        self._connection.disconnect()
+        self._connection.connect()
+        self._broken = False
+        self._reconnects += 1
 
     @contextlib.contextmanager
     def _guard(self, doing: str) -> Iterator[None]:
-        """Translate connection errors, remembering that the connection broke."""
+        """Translate redis-py errors; on a lost connection, report the unconfirmed sends."""
         try:
-            with translate_errors(self._url, doing):
-                yield
-        except BrokerConnectionError:
-            self._broken = True
+            yield
+        except RedisShimError:
             raise
+        except REDIS_ERRORS as exc:
+            error = broker_error(exc, self._url, doing, PublishRejectedError)
+            if isinstance(exc, CONNECTION_ERRORS):
+                self._broken = True
+                lost = len(self._pending)
+                if lost and isinstance(error, BrokerConnectionError):
+                    topics = sorted(set(self._pending))
+                    error = BrokerConnectionError(
+                        f"{error}; {lost} message(s) on {topics} were sent without "
+                        "confirmation and may not have reached Redis",
+                        error.url,
+                    )
+                self._pending.clear()
+            raise error from exc
 
     def _confirm(self, down_to: int) -> None:
         """Read replies until at most ``down_to`` sends are unconfirmed (lock held)."""
-        while self._unconfirmed > down_to:
-            self._unconfirmed -= 1
+        pending = self._pending
+        while len(pending) > down_to:
+            topic = pending.popleft()
             try:
-                self._connection.read_response()
-            except redis.ResponseError as exc:
-                raise PublishRejectedError(
-                    f"Redis at {self.url} rejected a message: {exc}"
-                ) from exc
+                reply = self._connection.read_response()
+            except REDIS_ERRORS as exc:
+                if isinstance(exc, CONNECTION_ERRORS):
+                    pending.appendleft(topic)  # counted as unconfirmed by _guard
+                    raise
+                error = broker_error(
+                    exc, self._url, f"sending a message on {topic!r}", PublishRejectedError
+                )
+                more = self._confirm_after_refusal()
+                if more and isinstance(error, _ServerError):
+                    error = type(error)(
+                        f"{error} ({more} later message(s) were refused too)", error.url
+                    )
+                raise error from exc
+            self._confirmed(topic, reply)
+
+    def _confirm_after_refusal(self) -> int:
+        """Read every reply still due after a refusal; return how many more were refusals.
+
+        One error then reports them all, and none is left to surprise a later call.
+        """
+        refused = 0
+        pending = self._pending
+        while pending:
+            topic = pending.popleft()
+            try:
+                reply = self._connection.read_response()
+            except REDIS_ERRORS as exc:
+                if isinstance(exc, CONNECTION_ERRORS):
+                    pending.appendleft(topic)
+                    raise
+                refused += 1
+                continue
+            self._confirmed(topic, reply)
+        return refused
+
+    def _confirmed(self, topic: str, reply: Any) -> None:
+        """Look at Redis's reply to a send on ``topic`` (lock held); subclasses may check it."""
 
     def flush(self) -> None:
         """Wait until Redis has confirmed every message sent so far.
 
         Raises:
-            PublishRejectedError: if Redis answered a send with an error.
+            PublishRejectedError: if Redis answered a send with an error
+                (`BrokerFullError`, `BrokerAuthenticationError` for refusals
+                with a class of their own).
             BrokerConnectionError: if Redis cannot be reached.
         """
         if self._closed:
             return
         with self._lock, self._guard("confirming sends"):
-            self._confirm(0)
+            if not self._broken:
+                self._confirm(0)
 
     def close(self) -> None:
         """Confirm the messages sent so far, then release the connection; idempotent.
@@ -186,8 +266,9 @@ class _RedisSubscriberBase(_RedisEndpoint, PollingSubscriber[bytes]):
     """A subscriber reading with the bounded-wait loop of `PollingSubscriber`.
 
     Subclasses open ``self._client`` (and whatever else they read from) after
-    calling ``__init__``, and implement `_take` and `_release`. A lost
-    connection is reported as
+    calling ``__init__``, and implement `_take` and `_release`. Every redis-py
+    error becomes the shim's error for it. A lost connection is passed to
+    `_lost`, which by default reports it as
     [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError],
     then and on every later call (no silent reconnect).
     """
@@ -211,7 +292,7 @@ class _RedisSubscriberBase(_RedisEndpoint, PollingSubscriber[bytes]):
         if not self._topics:
             raise ValueError("a subscriber needs at least one topic")
         self._url = url
-        self._broken: BrokerConnectionError | None = None
+        self._broken: RedisShimError | None = None
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -221,7 +302,7 @@ class _RedisSubscriberBase(_RedisEndpoint, PollingSubscriber[bytes]):
     def _take(self, wait: float) -> bytes | None:
         """Wait up to ``wait`` seconds (``0``: not at all) for one message.
 
-        redis-py's connection errors raised here become a `BrokerConnectionError`.
+        redis-py's errors raised here become the shim's errors.
         """
         raise NotImplementedError
 
@@ -231,13 +312,19 @@ class _RedisSubscriberBase(_RedisEndpoint, PollingSubscriber[bytes]):
         try:
             return self._take(wait)
         except REDIS_ERRORS as exc:
-            safe = redact_url(self._url)
-            self._broken = BrokerConnectionError(
-                f"Redis at {safe}: connection of the {self._role} to "
-                f"{list(self._topics)} lost: {exc}",
-                safe,
-            )
-            raise self._broken from exc
+            doing = f"reading {list(self._topics)} ({self._role})"
+            error = broker_error(exc, self._url, doing)
+            if isinstance(error, BrokerConnectionError):
+                return self._lost(error, exc)
+            raise error from exc
+
+    def _lost(self, error: BrokerConnectionError, cause: BaseException) -> bytes | None:
+        """Handle a lost connection: by default report it now and on every later call."""
+        self._broken = BrokerConnectionError(
+            f"{error}: the connection of the {self._role} to {list(self._topics)} is lost",
+            error.url,
+        )
+        raise self._broken from cause
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -3,33 +3,50 @@
 Every error derives from [`RedisShimError`][proxyflow.shims.redis.exceptions.RedisShimError],
 itself a [`ProxyflowError`][proxyflow.api.exceptions.ProxyflowError], *and*
 from the built-in class the broker protocols speak of, so a caller that knows
-nothing of this shim can catch ``ConnectionError``, ``TimeoutError``,
-``EOFError``, ``RuntimeError`` or ``ValueError``. A lost or unreachable
-server is also a
-[`BackendUnavailableError`][proxyflow.api.exceptions.BackendUnavailableError],
-as with every proxyflow backend. Errors of redis-py never escape: they are
-translated here.
+nothing of this shim can catch ``ConnectionError``, ``PermissionError``,
+``TimeoutError``, ``EOFError``, ``RuntimeError`` or ``ValueError``. Failures
+of the server are also the matching
+[`proxyflow.api`][proxyflow.api.exceptions] class (`BackendUnavailableError`,
+`BackendAuthenticationError`, `BackendFullError`, `BackendProtocolError`), as
+with every proxyflow backend. Errors of redis-py never escape: they are
+translated here, with the server's URL shown without its password.
 
 ```text
 ProxyflowError
  └── RedisShimError
-      ├── BrokerConnectionError  (BackendUnavailableError, ConnectionError)
-      │                          server unreachable or connection lost
-      ├── SubscriberTimeoutError (TimeoutError)  no message within the timeout
-      ├── SubscriberClosedError  (EOFError)      the subscriber was closed
-      ├── PublisherClosedError   (RuntimeError)  send on a closed publisher
-      ├── PublishRejectedError   (RuntimeError)  Redis refused a message
-      └── InvalidBrokerURLError  (ValueError)    not a redis:// / rediss:// / unix:// URL
+      ├── BrokerConnectionError      (BackendUnavailableError, ConnectionError)
+      │                              server unreachable or connection lost
+      ├── BrokerAuthenticationError  (BackendAuthenticationError, PermissionError)
+      │                              password missing or refused, command not allowed (ACL)
+      ├── BrokerFullError            (BackendFullError)  maxmemory reached: writes refused
+      ├── BrokerProtocolError        (BackendProtocolError)
+      │    │                         not a Redis server, no such database, a read-only replica
+      │    └── PublishRejectedError  (RuntimeError)  Redis refused a message (a key of another type)
+      ├── MessageNotReceivedError    (RuntimeError)  a message reached too few subscribers
+      ├── SubscriberTimeoutError     (TimeoutError)  no message within the timeout
+      ├── SubscriberClosedError      (EOFError)      the subscriber was closed
+      ├── PublisherClosedError       (RuntimeError)  send on a closed publisher
+      └── InvalidBrokerURLError      (ValueError)    not a redis:// / rediss:// / unix:// URL
 ```
 """
 
 from __future__ import annotations
 
-from proxyflow.api import BackendUnavailableError, ProxyflowError
+from proxyflow.api import (
+    BackendAuthenticationError,
+    BackendFullError,
+    BackendProtocolError,
+    BackendUnavailableError,
+    ProxyflowError,
+)
 
 __all__ = [
+    "BrokerAuthenticationError",
     "BrokerConnectionError",
+    "BrokerFullError",
+    "BrokerProtocolError",
     "InvalidBrokerURLError",
+    "MessageNotReceivedError",
     "PublishRejectedError",
     "PublisherClosedError",
     "RedisShimError",
@@ -42,12 +59,8 @@ class RedisShimError(ProxyflowError):
     """Base class of every error raised by ``proxyflow.shims.redis``."""
 
 
-class BrokerConnectionError(RedisShimError, BackendUnavailableError):
-    """The Redis server could not be reached, or the connection was lost.
-
-    A ``ConnectionError`` and a
-    [`BackendUnavailableError`][proxyflow.api.exceptions.BackendUnavailableError].
-    The message names the URL with any password replaced by ``***``.
+class _ServerError(RedisShimError):
+    """A failure of the server at ``url``: the message names it, password hidden.
 
     Args:
         message: What went wrong and what to do about it.
@@ -58,8 +71,75 @@ class BrokerConnectionError(RedisShimError, BackendUnavailableError):
     """
 
     def __init__(self, message: str, url: str) -> None:
-        super().__init__(message, url)
+        super().__init__(message, url)  # BackendError(message, backend)
         self.url = url
+
+
+class BrokerConnectionError(_ServerError, BackendUnavailableError):
+    """The Redis server could not be reached, or the connection was lost.
+
+    A ``ConnectionError`` and a
+    [`BackendUnavailableError`][proxyflow.api.exceptions.BackendUnavailableError].
+    The message names the URL with any password replaced by ``***``.
+    """
+
+
+class BrokerAuthenticationError(_ServerError, BackendAuthenticationError):
+    """Redis wants a password the URL lacks, refused the one given, or forbids a command.
+
+    A ``PermissionError`` and a
+    [`BackendAuthenticationError`][proxyflow.api.exceptions.BackendAuthenticationError].
+    The message says which part of the URL (or which ACL rule) to change.
+    """
+
+
+class BrokerFullError(_ServerError, BackendFullError):
+    """Redis reached its ``maxmemory`` and refuses writes (``OOM``).
+
+    A [`BackendFullError`][proxyflow.api.exceptions.BackendFullError]. The
+    message that was refused is not stored.
+    """
+
+
+class BrokerProtocolError(_ServerError, BackendProtocolError):
+    """The server is not what the URL promised.
+
+    Not a Redis server at all, a database number the server does not have, a
+    read-only replica, or an answer the shim did not expect. A
+    [`BackendProtocolError`][proxyflow.api.exceptions.BackendProtocolError].
+    """
+
+
+class PublishRejectedError(BrokerProtocolError, RuntimeError):
+    """Redis answered a ``PUBLISH`` or ``RPUSH`` with an error (a key of another type, say).
+
+    Publishers confirm sends in the background, so with ``max_unconfirmed > 0``
+    this is raised by a later ``send_message``, by ``flush()`` or by
+    ``close()``; the message names the server's reply. Refusals with a class
+    of their own (`BrokerFullError`, `BrokerAuthenticationError`) are raised
+    as those.
+    """
+
+
+class MessageNotReceivedError(RedisShimError, RuntimeError):
+    """A published message reached fewer subscribers than ``min_receivers``.
+
+    Raised by ``RedisPublisher.send_message`` for the message it sent: Redis
+    delivered it to ``receivers`` subscribers only, so it is lost for the
+    others (pub/sub keeps nothing). Sending it again reaches the subscribers
+    connected by then.
+
+    Attributes:
+        topic: The channel of the message.
+        receivers: How many subscribers Redis delivered it to.
+        expected: The publisher's ``min_receivers``.
+    """
+
+    def __init__(self, message: str, topic: str, receivers: int, expected: int) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.receivers = receivers
+        self.expected = expected
 
 
 class SubscriberTimeoutError(RedisShimError, TimeoutError):
@@ -72,15 +152,6 @@ class SubscriberClosedError(RedisShimError, EOFError):
 
 class PublisherClosedError(RedisShimError, RuntimeError):
     """``send_message`` was called on a closed publisher."""
-
-
-class PublishRejectedError(RedisShimError, RuntimeError):
-    """Redis answered a ``PUBLISH`` or ``RPUSH`` with an error (an ACL denial, say).
-
-    Publishers confirm sends in the background, so this is raised by a later
-    ``send_message``, by ``flush()`` or by ``close()``; the message names the
-    server's reply.
-    """
 
 
 class InvalidBrokerURLError(RedisShimError, ValueError):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any, overload
 
-from redis.client import PubSub
-
-from proxyflow.api import Message, redact_url
+from proxyflow.api import Message, check_timeout
 from proxyflow.shims.redis._base import _RedisPublisherBase, _RedisSubscriberBase
-from proxyflow.shims.redis.connection import REDIS_ERRORS, open_client, translate_errors
-from proxyflow.shims.redis.exceptions import BrokerConnectionError
+from proxyflow.shims.redis.channels import Channels
+from proxyflow.shims.redis.exceptions import (
+    BrokerConnectionError,
+    MessageNotReceivedError,
+    RedisShimError,
+)
 from proxyflow.shims.redis.hostport import publisher_url, subscriber_target
+from proxyflow.shims.redis.reconnect import Outage
 
 __all__ = ["RedisPublisher", "RedisSubscriber"]
 
@@ -36,9 +38,19 @@ class RedisPublisher(_RedisPublisherBase):
       one publisher may be shared by threads (redis-py pools its connections).
     * **Multi-consumer**: fan-out: every subscriber of the channel gets every message.
     * **Loss**: a message published while no subscriber is connected is
-      dropped by Redis; so are messages a subscriber misses while disconnected,
-      or when it is too slow and Redis cuts it off at its
-      ``client-output-buffer-limit pubsub``. Use
+      dropped by Redis; so are messages a subscriber misses while disconnected
+      (a server restart, a network failure), or when it is too slow and Redis
+      cuts it off at its ``client-output-buffer-limit pubsub``. Such a loss is
+      visible: Redis tells the publisher how many subscribers got each message
+      ([`unreceived`][proxyflow.shims.redis.pubsub.RedisPublisher.unreceived]
+      counts those that reached none, and with ``min_receivers=n`` a message
+      that reached fewer than ``n`` raises
+      [`MessageNotReceivedError`][proxyflow.shims.redis.MessageNotReceivedError]),
+      and a consumer that tracks sequence numbers (proxyflow's stream does)
+      sees the missing messages as a gap. A lost connection raises
+      [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError]
+      from the call that meets it, counting the sends still unconfirmed;
+      the next call reconnects. Use
       [`RedisQueuePublisher`][proxyflow.shims.redis.RedisQueuePublisher] when messages must wait.
     * **close()**: confirms what was sent, then closes the connection; later sends raise
       [`PublisherClosedError`][proxyflow.shims.redis.PublisherClosedError]. Idempotent.
@@ -61,12 +73,19 @@ class RedisPublisher(_RedisPublisherBase):
         connect_timeout: Seconds connecting may take.
         max_unconfirmed: Messages that may wait for Redis's confirmation
             (``0``: confirm each send before returning, one round trip each).
+        min_receivers: Subscribers each message must reach; a message that
+            reaches fewer raises `MessageNotReceivedError` from its own
+            ``send_message`` (each send is then confirmed before it returns).
+            ``0`` (the default) checks nothing.
         redis_options: ProxyStore's form: ``db``, ``username``, ``password``.
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
         BrokerConnectionError: if the server does not answer (the URL is named,
             without its password).
+        BrokerAuthenticationError: if the password is missing or refused.
+        BrokerProtocolError: if the server is not Redis or lacks the database.
+        ValueError: if ``max_unconfirmed`` or ``min_receivers`` is negative.
         TypeError: if the arguments fit neither form (the message shows the URL form).
 
     Example:
@@ -90,6 +109,7 @@ class RedisPublisher(_RedisPublisherBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         max_unconfirmed: int = 1024,
+        min_receivers: int = 0,
     ) -> None: ...
 
     @overload
@@ -102,6 +122,7 @@ class RedisPublisher(_RedisPublisherBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         max_unconfirmed: int = 1024,
+        min_receivers: int = 0,
         db: int = 0,
         username: str | None = None,
         password: str | None = None,
@@ -116,14 +137,47 @@ class RedisPublisher(_RedisPublisherBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         max_unconfirmed: int = 1024,
+        min_receivers: int = 0,
         **redis_options: Any,
     ) -> None:
+        if min_receivers < 0:
+            raise ValueError(f"min_receivers must be >= 0, not {min_receivers}")
         super().__init__(
             publisher_url(self._label, url, port, hostname, redis_options),
             socket_timeout=socket_timeout,
             connect_timeout=connect_timeout,
-            max_unconfirmed=max_unconfirmed,
+            max_unconfirmed=0 if min_receivers else max_unconfirmed,
         )
+        self._min_receivers = min_receivers
+        self._unreceived = 0
+
+    @property
+    def min_receivers(self) -> int:
+        """Subscribers each message must reach (``0``: not checked)."""
+        return self._min_receivers
+
+    @property
+    def unreceived(self) -> int:
+        """Messages confirmed so far that Redis delivered to no subscriber (lost for everyone).
+
+        Counted as Redis's confirmations are read (see ``flush``).
+        """
+        return self._unreceived
+
+    def _confirmed(self, topic: str, reply: Any) -> None:
+        receivers = int(reply)
+        if not receivers:
+            self._unreceived += 1
+        if receivers < self._min_receivers:
+            raise MessageNotReceivedError(
+                f"the message on {topic!r} reached {receivers} subscriber(s) of Redis at "
+                f"{self.url}, fewer than min_receivers={self._min_receivers}: it is lost for "
+                "the others (pub/sub keeps nothing). Send it again once they are subscribed, "
+                "or use RedisQueuePublisher when messages must wait",
+                topic,
+                receivers,
+                self._min_receivers,
+            )
 
     def send_message(self, topic: str, message: Message) -> None:
         """Publish ``message`` on the channel ``topic``.
@@ -134,11 +188,16 @@ class RedisPublisher(_RedisPublisherBase):
 
         Raises:
             PublisherClosedError: if the publisher was closed.
-            PublishRejectedError: if Redis rejected an earlier message.
-            BrokerConnectionError: if Redis cannot be reached.
+            MessageNotReceivedError: with ``min_receivers``, if this message
+                reached fewer subscribers.
+            PublishRejectedError: if Redis rejected this or an earlier message
+                (`BrokerAuthenticationError` for an ACL denial).
+            BrokerConnectionError: if Redis cannot be reached; the message names
+                the sends still unconfirmed. The next call reconnects.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
-        self._send(f"publishing on {topic!r}", "PUBLISH", topic, self._payload(topic, message))
+        payload = self._payload(topic, message)
+        self._send(topic, f"publishing on {topic!r}", "PUBLISH", topic, payload)
 
 
 class RedisSubscriber(_RedisSubscriberBase):
@@ -156,11 +215,20 @@ class RedisSubscriber(_RedisSubscriberBase):
     * **Multi-producer**: any number of publishers may publish on the channels.
     * **Multi-consumer**: fan-out: every subscriber gets every message.
     * **Loss**: messages published before the subscription, or while the
-      connection is down, are not delivered. The subscriber does not reconnect
-      by itself: a lost connection makes
+      connection is down, are not delivered. A lost connection (a server
+      restart, a network failure, Redis cutting off a slow subscriber) is
+      re-established, and every channel subscribed again, within
+      ``reconnect_timeout`` seconds (retried with a growing pause of up to
+      1 s); [`reconnects`][proxyflow.shims.redis.pubsub.RedisSubscriber.reconnects]
+      counts how often. The messages published meanwhile are lost: proxyflow's
+      stream consumer sees them as a gap in each producer's sequence numbers,
+      and the publisher sees them in what Redis reports (see
+      [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher]). When the
+      connection cannot be re-established in time, or the server now refuses
+      the credentials,
       [`next_message`][proxyflow.shims.redis.pubsub.RedisSubscriber.next_message]
-      raise [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError]
-      (every time after).
+      raises [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError]
+      (or the error for the refusal), then and every time after.
     * **close()**: unsubscribes and closes the connection; then
       [`next_message`][proxyflow.shims.redis.pubsub.RedisSubscriber.next_message]
       raises `EOFError` and iteration stops. Calling it from another thread
@@ -186,13 +254,19 @@ class RedisSubscriber(_RedisSubscriberBase):
         poll_interval: Longest single wait on the socket, so that a
             [`close`][proxyflow.shims.redis.pubsub.RedisSubscriber.close] from
             another thread is noticed.
+        reconnect_timeout: Seconds to keep trying to re-establish a lost
+            connection (``None``: forever; ``0``: do not reconnect, report the
+            loss at once).
         redis_options: ProxyStore's form: ``db``, ``username``, ``password``.
 
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
         BrokerConnectionError: if the server cannot be reached or does not
             confirm the subscriptions within ``connect_timeout``, and, from
-            ``next_message``, if the connection is lost.
+            ``next_message``, if a lost connection is not back within
+            ``reconnect_timeout``.
+        BrokerAuthenticationError: if the password is missing or refused.
+        BrokerProtocolError: if the server is not Redis or lacks the database.
         ValueError: if no topic is given or a timeout is negative.
         TypeError: if the arguments fit neither form (the message shows the URL form).
     """
@@ -210,6 +284,7 @@ class RedisSubscriber(_RedisSubscriberBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         poll_interval: float = 0.5,
+        reconnect_timeout: float | None = 30.0,
     ) -> None: ...
 
     @overload
@@ -224,6 +299,7 @@ class RedisSubscriber(_RedisSubscriberBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         poll_interval: float = 0.5,
+        reconnect_timeout: float | None = 30.0,
         db: int = 0,
         username: str | None = None,
         password: str | None = None,
@@ -241,53 +317,76 @@ class RedisSubscriber(_RedisSubscriberBase):
         socket_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         poll_interval: float = 0.5,
+        reconnect_timeout: float | None = 30.0,
         **redis_options: Any,
     ) -> None:
+        check_timeout(reconnect_timeout, "reconnect_timeout")
         target = subscriber_target(self._label, url, topics, topic, hostname, port, redis_options)
         super().__init__(target.url, target.topics, timeout=timeout, poll_interval=poll_interval)
-        self._client = open_client(
-            self._url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
-        )
-        self._pubsub: PubSub = self._client.pubsub()  # type: ignore[no-untyped-call]
-        try:
-            self._subscribe(connect_timeout)
-        except BaseException:
-            self._release(None)
-            raise
+        self._socket_timeout = socket_timeout
+        self._connect_timeout = connect_timeout
+        self._reconnect_timeout = reconnect_timeout
+        self._outage: Outage | None = None
+        self._reconnects = 0
+        self._channels = self._open()
 
-    def _subscribe(self, connect_timeout: float | None) -> None:
-        pending = set(self._topics)
-        limit = 5.0 if connect_timeout is None else connect_timeout
-        deadline = time.monotonic() + limit
-        with translate_errors(self._url, f"subscribing to {list(self._topics)}"):
-            self._pubsub.subscribe(*self._topics)
-            while pending:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    safe = redact_url(self._url)
-                    raise BrokerConnectionError(
-                        f"Redis at {safe} did not confirm subscriptions to "
-                        f"{sorted(pending)} within {limit}s",
-                        safe,
-                    )
-                reply = self._pubsub.get_message(timeout=remaining)
-                if reply is not None and reply["type"] == "subscribe":
-                    pending.discard(_text(reply["channel"]))
+    @property
+    def reconnects(self) -> int:
+        """How many times a lost connection was re-established (each may have lost messages)."""
+        return self._reconnects
+
+    def _open(self) -> Channels:
+        return Channels(
+            self._url,
+            self._topics,
+            socket_timeout=self._socket_timeout,
+            connect_timeout=self._connect_timeout,
+        )
 
     def _take(self, wait: float) -> bytes | None:
-        reply = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
-        if reply is not None and reply["type"] in ("message", "pmessage"):
-            data: bytes = reply["data"]
-            return data
+        if self._outage is not None:
+            self._recover(wait)
+            return None
+        return self._channels.get(wait)
+
+    def _lost(self, error: BrokerConnectionError, cause: BaseException) -> bytes | None:
+        if self._reconnect_timeout == 0:
+            return super()._lost(error, cause)
+        self._channels.close()
+        self._outage = Outage(time.monotonic(), self._reconnect_timeout, error)
         return None
+
+    def _recover(self, wait: float) -> None:
+        """Try to reconnect when the outage's next attempt is due; wait at most ``wait`` s."""
+        outage = self._outage
+        assert outage is not None
+        now = time.monotonic()
+        if outage.expired(now):
+            self._outage = None
+            self._broken = BrokerConnectionError(
+                f"{outage.cause}: the subscriber to {list(self._topics)} could not reconnect "
+                f"within reconnect_timeout={self._reconnect_timeout}s",
+                outage.cause.url,
+            )
+            raise self._broken
+        pause = outage.until_next_attempt(now)
+        if pause > 0:
+            time.sleep(min(wait, pause))  # at most poll_interval: close() stays prompt
+            return
+        try:
+            self._channels = self._open()
+        except BrokerConnectionError as error:
+            outage.failed(time.monotonic(), error)
+            return
+        except RedisShimError as error:
+            # Refused credentials, not a Redis server any more: trying again will not help.
+            self._outage = None
+            self._broken = error
+            raise
+        self._outage = None
+        self._reconnects += 1
 
     def _release(self, late: bytes | None) -> None:
         # A message that arrived after the close is dropped, as pub/sub drops
         # anything published to a subscriber that has gone.
-        with contextlib.suppress(*REDIS_ERRORS):
-            self._pubsub.close()
-        self._client.close()
-
-
-def _text(channel: bytes | str) -> str:
-    return channel.decode() if isinstance(channel, bytes) else channel
+        self._channels.close()

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, overload
 
-from proxyflow.api import Message
+from proxyflow.api import Message, Roster
 from proxyflow.shims.redis._base import _RedisPublisherBase, _RedisSubscriberBase
-from proxyflow.shims.redis.connection import open_client, translate_errors
+from proxyflow.shims.redis.connection import dedicated_connection, open_client, translate_errors
+from proxyflow.shims.redis.exceptions import PublisherClosedError, SubscriberClosedError
 from proxyflow.shims.redis.hostport import publisher_url, subscriber_target
+from proxyflow.shims.redis.roster import (
+    JOINED,
+    LEFT,
+    check_producer_id,
+    parse_roster,
+    roster_key,
+)
 
 __all__ = ["DEFAULT_QUEUE_PREFIX", "RedisQueuePublisher", "RedisQueueSubscriber"]
 
@@ -33,9 +41,19 @@ class RedisQueuePublisher(_RedisPublisherBase):
       publisher may be shared by threads.
     * **Multi-consumer**: work sharing: each message is taken by exactly one
       [`RedisQueueSubscriber`][proxyflow.shims.redis.queue.RedisQueueSubscriber].
-    * **Loss**: none while Redis keeps its data: messages wait in the list when
-      no consumer runs (persistence across a Redis restart depends on the
-      server's RDB/AOF settings).
+      The publisher also keeps the producers' roster of each topic
+      ([`join`][proxyflow.shims.redis.queue.RedisQueuePublisher.join] /
+      [`leave`][proxyflow.shims.redis.queue.RedisQueuePublisher.leave], see
+      [`proxyflow.shims.redis.roster`][proxyflow.shims.redis.roster]), so that
+      every consumer knows when a topic has ended.
+    * **Loss**: delivery is *at most once*. Messages wait in the list while
+      no consumer runs, but only as long as Redis keeps its data: a server
+      restart without persistence (RDB/AOF) loses the whole backlog, and
+      nothing reports it to the publisher or the consumers (a consumer's
+      connection error is the only sign). A message a consumer has popped is
+      gone from Redis, even if the consumer dies before using it. Use a
+      durable broker with acknowledgements (Redis Streams, NATS JetStream)
+      when every message must survive a restart or a crash.
     * **close()**: confirms what was sent, then closes the connection; later
       sends raise [`PublisherClosedError`][proxyflow.shims.redis.PublisherClosedError]. Idempotent.
 
@@ -58,6 +76,8 @@ class RedisQueuePublisher(_RedisPublisherBase):
     Raises:
         InvalidBrokerURLError: if the URL is not a Redis URL.
         BrokerConnectionError: if the server does not answer.
+        BrokerAuthenticationError: if the password is missing or refused.
+        BrokerProtocolError: if the server is not Redis or lacks the database.
         TypeError: if the arguments fit neither form (the message shows the URL form).
 
     Example:
@@ -134,12 +154,66 @@ class RedisQueuePublisher(_RedisPublisherBase):
 
         Raises:
             PublisherClosedError: if the publisher was closed.
-            PublishRejectedError: if Redis rejected this (or an earlier) message.
-            BrokerConnectionError: if Redis cannot be reached.
+            BrokerFullError: if Redis reached its ``maxmemory`` (the message is
+                not stored).
+            PublishRejectedError: if Redis rejected this (or an earlier) message
+                (the key holds another type, say).
+            BrokerAuthenticationError: if the user may not push to the key.
+            BrokerConnectionError: if Redis cannot be reached; the message names
+                the sends still unconfirmed. The next call reconnects.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
         payload = self._payload(topic, message)
-        self._send(f"pushing to {topic!r}", "RPUSH", self._prefix + topic, payload)
+        self._send(topic, f"pushing to {topic!r}", "RPUSH", self._prefix + topic, payload)
+
+    def join(self, topic: str, producer_id: bytes) -> None:
+        """Record in the roster of ``topic`` that ``producer_id`` publishes on it (idempotent).
+
+        Call it before the producer's first message on the topic.
+
+        Raises:
+            BrokerFullError: if Redis reached its ``maxmemory``.
+            BrokerConnectionError: if Redis cannot be reached.
+            TypeError: if ``topic`` is not a string or ``producer_id`` not bytes.
+            ValueError: if ``producer_id`` is empty.
+        """
+        self._record(topic, JOINED, producer_id, "joining")
+
+    def leave(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` sent its last message on ``topic`` (idempotent).
+
+        First waits until Redis confirmed every message sent so far: if one
+        was refused, the error is raised and nothing is recorded, so a roster
+        never says a producer is done while one of its messages is missing.
+
+        Raises:
+            PublishRejectedError: if Redis refused an earlier message (or
+                `BrokerFullError` / `BrokerAuthenticationError`).
+            BrokerConnectionError: if Redis cannot be reached.
+            TypeError: if ``topic`` is not a string or ``producer_id`` not bytes.
+            ValueError: if ``producer_id`` is empty.
+        """
+        self._record(topic, LEFT, producer_id, "leaving")
+
+    def clear_roster(self, topic: str) -> None:
+        """Forget every producer of ``topic``: do it before reusing a finished topic's name.
+
+        Raises:
+            BrokerConnectionError: if Redis cannot be reached.
+        """
+        self._call(f"clearing the roster of {topic!r}", "DEL", self._roster_key(topic))
+
+    def _roster_key(self, topic: str) -> str:
+        if self._closed:
+            raise PublisherClosedError(f"roster change on a closed {self._label}")
+        if not isinstance(topic, str):
+            raise TypeError(f"topic must be a string, not {type(topic).__name__}")
+        return roster_key(self._prefix + topic)
+
+    def _record(self, topic: str, kind: bytes, producer_id: bytes, doing: str) -> None:
+        key = self._roster_key(topic)
+        field = kind + check_producer_id(producer_id)
+        self._call(f"{doing} the roster of {topic!r}", "HSET", key, field, b"1")
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -162,11 +236,21 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
     * **Multi-producer**: any number of publishers may push to the topics.
     * **Multi-consumer**: work sharing: Redis hands each message to exactly one
       of the subscribers waiting on its list.
-    * **Loss**: none while the connection holds: a message is removed only when
-      it is handed to a subscriber. If the connection drops after Redis popped
-      a message but before it was read, that one message is lost (at-most-once);
-      [`next_message`][proxyflow.shims.redis.queue.RedisQueueSubscriber.next_message] then raises
-      [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError].
+    * **Multi-consumer, end of stream**:
+      [`roster`][proxyflow.shims.redis.queue.RedisQueueSubscriber.roster]
+      returns the producers that joined and left a topic. Once it is complete
+      (every producer that joined has left), whatever is still in the list is
+      the rest of the topic: read the roster *before* checking that the list
+      is empty.
+    * **Loss**: delivery is *at most once*. A message is removed when it is
+      handed to a subscriber; if the connection drops after Redis popped a
+      message but before it was read, that one message is lost and
+      [`next_message`][proxyflow.shims.redis.queue.RedisQueueSubscriber.next_message]
+      raises [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError],
+      then and every time after: the subscriber does not reconnect, because
+      it cannot tell what was lost (after a Redis restart without
+      persistence, the whole backlog and the rosters are gone). A message
+      handed out is gone from Redis even if the consumer dies before using it.
     * **close()**: closes the connection; then
       [`next_message`][proxyflow.shims.redis.queue.RedisQueueSubscriber.next_message]
       raises `EOFError` and iteration stops. From another thread while one
@@ -265,29 +349,61 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
         self._client = open_client(
             self._url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
         )
+        # Pops go through a connection of our own: the pool would replace a
+        # dead one silently, hiding a restart that lost the backlog.
+        try:
+            self._connection: Any = dedicated_connection(self._client, self._url)
+        except BaseException:
+            self._client.close()
+            raise
+
+    def _command(self, *args: str | bytes | float) -> Any:
+        connection = self._connection
+        connection.send_command(*args, check_health=False)
+        return connection.read_response()
 
     def _take(self, wait: float) -> bytes | None:
         keys = self._keys
         if len(keys) > 1:
             self._keys = keys[1:] + keys[:1]
-        key: bytes | str
+        key: bytes | str = keys[0]
         value: bytes | None = None
         if wait < 0.001:  # BLPOP 0 would block forever: take only what is there
             for key in keys:
-                value = self._client.lpop(key)  # type: ignore[assignment]
+                value = self._command("LPOP", key)
                 if value is not None:
                     break
         else:
-            reply: tuple[bytes, bytes] | None = self._client.blpop(keys, timeout=wait)  # type: ignore[assignment]
+            reply: list[bytes] | None = self._command("BLPOP", *keys, wait)
             if reply is not None:
                 key, value = reply
         if value is not None and self._closed:
             # Popped after the close: back to the head of its list, so nothing is lost.
             with translate_errors(self._url, "returning a message taken during close"):
-                self._client.lpush(key, value)
+                self._command("LPUSH", key, value)
             return None
         return value
 
+    def roster(self, topic: str) -> Roster:
+        """Return the producers that joined and left ``topic`` so far (one ``HKEYS``).
+
+        Any topic may be asked for, not only those this subscriber reads.
+
+        Raises:
+            SubscriberClosedError: if the subscriber was closed.
+            BrokerConnectionError: if Redis cannot be reached.
+            TypeError: if ``topic`` is not a string.
+        """
+        if self._closed:
+            raise SubscriberClosedError(f"roster() on a closed {self._label}")
+        if not isinstance(topic, str):
+            raise TypeError(f"topic must be a string, not {type(topic).__name__}")
+        with translate_errors(self._url, f"reading the roster of {topic!r}"):
+            fields = self._client.hkeys(roster_key(self._prefix + topic))
+        return parse_roster(fields)  # type: ignore[arg-type]
+
     def _release(self, late: bytes | None) -> None:
         # Late messages are pushed back by _take or returned (return_late).
+        self._connection.disconnect()
+        self._client.connection_pool.release(self._connection)
         self._client.close()

@@ -5,8 +5,10 @@
 connects a ``SUB`` socket to it. They satisfy the ``Publisher``/``Subscriber``
 protocols of ``proxyflow.api`` (the only proxyflow package the shim imports).
 Delivery is fan-out with exact topic matching; nothing is stored, so
-messages sent while nobody is subscribed, or beyond a high-water mark, are
-dropped. Large messages travel without copies.
+messages sent while nobody is subscribed are dropped. A subscriber that falls
+behind slows the publisher down (``on_full="block"``, the default, with a
+``send_timeout``) unless dropping is chosen (``on_full="drop"``). Large
+messages travel without copies.
 
 Example:
     ```python
@@ -27,25 +29,34 @@ from proxyflow.shims.zmq.__about__ import __version__
 from proxyflow.shims.zmq.exceptions import (
     AddressInUseError,
     InvalidAddressError,
+    InvalidContextError,
     InvalidTopicError,
     MalformedMessageError,
     PublisherClosedError,
+    PublishTimeoutError,
+    SocketFailedError,
     SubscriberClosedError,
     SubscriberTimeoutError,
     SubscriberWaitTimeoutError,
     WrongProcessError,
     ZeroMQShimError,
 )
+from proxyflow.shims.zmq.flow import DEFAULT_SEND_TIMEOUT, OnFull
 from proxyflow.shims.zmq.publisher import DEFAULT_COPY_THRESHOLD, ZeroMQPublisher
 from proxyflow.shims.zmq.subscriber import ZeroMQSubscriber
 
 __all__ = [
     "DEFAULT_COPY_THRESHOLD",
+    "DEFAULT_SEND_TIMEOUT",
     "AddressInUseError",
     "InvalidAddressError",
+    "InvalidContextError",
     "InvalidTopicError",
     "MalformedMessageError",
+    "OnFull",
+    "PublishTimeoutError",
     "PublisherClosedError",
+    "SocketFailedError",
     "SubscriberClosedError",
     "SubscriberTimeoutError",
     "SubscriberWaitTimeoutError",

@@ -5,21 +5,24 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Sequence
 
 import zmq
 
-from proxyflow.api import Closeable, Message, as_message, normalise_topics
+from proxyflow.api import Closeable, Message, as_message, check_timeout, normalise_topics
 from proxyflow.shims.zmq.exceptions import PublisherClosedError, SubscriberWaitTimeoutError
+from proxyflow.shims.zmq.flow import DEFAULT_SEND_TIMEOUT, OnFull, configure, send_first_frame
 from proxyflow.shims.zmq.framing import topic_frame
 from proxyflow.shims.zmq.sockets import (
     bind,
     check_process,
     current_pid,
+    failure,
     linger_ms,
+    new_socket,
     tcp_endpoint,
 )
+from proxyflow.shims.zmq.subscriptions import SubscriptionCounts
 
 __all__ = ["DEFAULT_COPY_THRESHOLD", "ZeroMQPublisher"]
 
@@ -52,23 +55,38 @@ class ZeroMQPublisher(Closeable):
 
     * **Ordering**: messages from one publisher arrive in the order sent, to
       each subscriber (one ordered pipe per subscriber).
-    * **Blocking**: never blocks: ``send_message`` queues the message and
-      returns. When a subscriber's queue holds ``sndhwm`` messages, further
-      messages *for that subscriber* are dropped (ZeroMQ PUB semantics).
+    * **Blocking**: with ``on_full="block"`` (the default) a subscriber that
+      falls behind slows the publisher down instead of losing messages: when
+      ``sndhwm`` messages wait for one subscriber of the topic (after its own
+      ``rcvhwm`` and the network buffers filled), ``send_message`` waits for
+      room, at most ``send_timeout`` seconds, then raises
+      [`PublishTimeoutError`][proxyflow.shims.zmq.PublishTimeoutError] (a
+      ``TimeoutError``; the message reached no subscriber and may be sent
+      again). With ``on_full="drop"`` it never waits: ZeroMQ drops the
+      messages *for that subscriber* (the behaviour of a plain ZeroMQ PUB socket).
     * **Multi-producer**: one bound publisher per address. Several processes
       publishing to the same subscribers need several publishers (a subscriber
       may connect to several addresses) or a proxy. The object may be shared
       by threads: sends are serialised by a lock.
     * **Multi-consumer**: fan-out: every connected subscriber of a topic gets
-      every message on it.
-    * **Loss**: messages are dropped when no subscriber of the topic is
-      connected (including the short time while a new subscriber connects and
-      subscribes, the "slow joiner": call
+      every message on it. With ``on_full="block"`` the slowest subscriber sets
+      the pace.
+    * **Loss**: a message reaches only the subscribers whose subscription had
+      arrived when it was sent: messages sent while no subscriber of the topic
+      is connected are dropped, including during the short time a new
+      subscriber takes to connect (the "slow joiner": call
       [`wait_for_subscribers`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.wait_for_subscribers]
-      first), at the high-water mark, and on close after ``linger`` seconds.
+      first), and messages sent while a subscriber's connection is broken are
+      lost for it. With ``on_full="drop"``, messages beyond the high-water
+      marks are dropped too. None of these is reported here; a consumer that
+      tracks sequence numbers (proxyflow's stream does) sees them as a gap.
+      ``close()`` drops what is still queued after ``linger`` seconds.
     * **close()**: closes the socket, giving queued messages ``linger`` seconds
-      to leave, and terminates the context if this object created it (a
-      context passed in is left alone). Later sends raise
+      to leave (60 s by default, the time a send waits for a stalled
+      subscriber: ``close()`` returns as soon as they are out), and terminates the
+      context if this object created it (a context passed in is left alone).
+      A send blocked in another thread ends with `PublisherClosedError` within
+      0.1 s. Later sends raise
       [`PublisherClosedError`][proxyflow.shims.zmq.PublisherClosedError]. Idempotent.
 
     Messages of ``copy_threshold`` bytes or more are sent without a copy: ZeroMQ
@@ -81,7 +99,8 @@ class ZeroMQPublisher(Closeable):
     publishes, under any start method.
 
     ProxyStore's form ``ZeroMQPublisher(address, port)`` works too and binds
-    ``tcp://address:port``, as ProxyStore's does.
+    ``tcp://address:port``, as ProxyStore's does. ProxyStore's publisher drops
+    messages for slow subscribers; pass ``on_full="drop"`` for that behaviour.
 
     Args:
         address: Endpoint to bind: ``tcp://127.0.0.1:5555``, ``tcp://*:5555``,
@@ -89,9 +108,15 @@ class ZeroMQPublisher(Closeable):
             [`address`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.address]),
             ``ipc:///path``. With ``port``, a host or interface only.
         port: ProxyStore's form: the TCP port to bind on ``address``.
-        sndhwm: Messages queued per subscriber before new ones are dropped (0: no limit).
+        sndhwm: Messages queued per subscriber before sends wait (or drop) (0: no limit).
+        on_full: ``"block"``: wait for a slow subscriber (up to ``send_timeout``);
+            ``"drop"``: drop messages for it.
+        send_timeout: Seconds a blocked send waits for room before raising
+            `PublishTimeoutError` (``None``: forever; ``0``: not at all).
         linger: Seconds [`close`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.close]
-            waits for queued messages (``None``: until sent).
+            waits for queued messages to leave (``None``: until sent). It
+            returns as soon as they are out; a subscriber that reads nothing
+            for this long loses them.
         copy_threshold: Size from which messages are sent without a copy.
         context: A ZeroMQ context to use (not terminated on close); by default
             the publisher creates and owns one.
@@ -99,6 +124,8 @@ class ZeroMQPublisher(Closeable):
     Raises:
         AddressInUseError: if the address is taken (an ``OSError``).
         InvalidAddressError: if the endpoint is invalid (a ``ValueError``).
+        InvalidContextError: if ``context`` is terminated (a ``ValueError``).
+        ValueError: if ``on_full`` or a number is out of range.
         TypeError: if ``port`` is given with an endpoint, or is not an int.
 
     Example:
@@ -119,7 +146,9 @@ class ZeroMQPublisher(Closeable):
         port: int | None = None,
         *,
         sndhwm: int = 1000,
-        linger: float | None = 1.0,
+        on_full: OnFull = "block",
+        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
+        linger: float | None = DEFAULT_SEND_TIMEOUT,
         copy_threshold: int = DEFAULT_COPY_THRESHOLD,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
@@ -127,7 +156,12 @@ class ZeroMQPublisher(Closeable):
             address = tcp_endpoint("ZeroMQPublisher", address, port)
         if sndhwm < 0:
             raise ValueError(f"sndhwm must be >= 0, got {sndhwm!r}")
+        if on_full not in ("block", "drop"):
+            raise ValueError(f"on_full must be 'block' or 'drop', got {on_full!r}")
+        check_timeout(send_timeout, "send_timeout")
         self._linger = linger_ms(linger)
+        self._on_full: OnFull = on_full
+        self._send_timeout = send_timeout
         self._copy_threshold = copy_threshold
         self._pid = os.getpid()
         self._own_context = context is None
@@ -136,25 +170,39 @@ class ZeroMQPublisher(Closeable):
         )
         self._lock = threading.Lock()
         self._closed = False
-        self._subscriptions: Counter[bytes] = Counter()
+        self._closing = False  # set without the lock, so that a blocked send sees it
+        self._subscriptions = SubscriptionCounts()
         self._frames: dict[str, bytes] = {}
         self._until_drain = _DRAIN_EVERY
-        self._socket: zmq.Socket[bytes] = self._context.socket(zmq.XPUB)
         try:
-            # pyzmq copies "zero-copy" sends below its own threshold; use ours only.
-            self._socket.copy_threshold = 0
-            self._socket.setsockopt(zmq.SNDHWM, sndhwm)
-            self._socket.setsockopt(zmq.LINGER, self._linger)
-            # Pass every (un)subscription up, not only the first/last per prefix,
-            # so that subscribers can be counted.
-            self._socket.setsockopt(zmq.XPUB_VERBOSE, 1)
-            self._socket.setsockopt(zmq.XPUB_VERBOSER, 1)
+            self._socket: zmq.Socket[bytes] = new_socket(self._context, zmq.XPUB, "ZeroMQPublisher")
+        except BaseException:
+            if self._own_context:
+                self._context.term()
+            raise
+        try:
+            self._configure(sndhwm)
             self._address = bind(self._socket, address)
         except BaseException:
             self._socket.close(linger=0)
             if self._own_context:
                 self._context.term()
             raise
+
+    def _configure(self, sndhwm: int) -> None:
+        socket = self._socket
+        try:
+            # pyzmq copies "zero-copy" sends below its own threshold; use ours only.
+            socket.copy_threshold = 0
+            socket.setsockopt(zmq.SNDHWM, sndhwm)
+            socket.setsockopt(zmq.LINGER, self._linger)
+            # Pass every (un)subscription up, not only the first/last per prefix,
+            # so that subscribers can be counted.
+            socket.setsockopt(zmq.XPUB_VERBOSE, 1)
+            socket.setsockopt(zmq.XPUB_VERBOSER, 1)
+            configure(socket, self._on_full, self._send_timeout)
+        except zmq.ZMQError as exc:
+            raise failure(exc, "ZeroMQPublisher", "configuring", PublisherClosedError) from None
 
     @property
     def address(self) -> str:
@@ -167,19 +215,45 @@ class ZeroMQPublisher(Closeable):
         return self._closed
 
     @property
+    def on_full(self) -> OnFull:
+        """What a send does when a subscriber's queue is full: ``"block"`` or ``"drop"``."""
+        return self._on_full
+
+    @property
+    def send_timeout(self) -> float | None:
+        """Seconds a blocked send waits for room (``None``: forever)."""
+        return self._send_timeout
+
+    @property
     def sndhwm(self) -> int:
         """The send high-water mark of the socket."""
         with self._lock:
             self._check_open()
-            return int(self._socket.getsockopt(zmq.SNDHWM))
+            try:
+                return int(self._socket.getsockopt(zmq.SNDHWM))
+            except zmq.ZMQError as exc:
+                raise self._failed(exc, "reading sndhwm") from None
 
     def _check_open(self) -> None:
         if self._closed:
             raise PublisherClosedError("the ZeroMQPublisher is closed")
         check_process(self._pid, "ZeroMQPublisher")
 
+    def _failed(self, exc: zmq.ZMQError, doing: str) -> Exception:
+        """Translate ``exc``; a terminated context also closes this publisher (lock held)."""
+        error = failure(exc, "ZeroMQPublisher", doing, PublisherClosedError)
+        if exc.errno == zmq.ETERM:
+            # Release the socket at once: the context's term() waits for it.
+            self._closed = True
+            self._socket.close(linger=0)
+        return error
+
     def send_message(self, topic: str, message: Message) -> None:
-        """Publish ``message`` on ``topic``; returns at once.
+        """Publish ``message`` on ``topic``.
+
+        Returns once ZeroMQ has queued the message for every subscriber of the
+        topic; with ``on_full="block"`` it first waits (up to ``send_timeout``)
+        for a subscriber whose queue is full.
 
         Args:
             topic: The topic; any string without a NUL character.
@@ -187,7 +261,10 @@ class ZeroMQPublisher(Closeable):
                 sent without a copy (do not modify it afterwards).
 
         Raises:
-            PublisherClosedError: if the publisher was closed.
+            PublishTimeoutError: if a subscriber's queue stayed full for
+                ``send_timeout`` seconds (a ``TimeoutError``; nothing was sent).
+            PublisherClosedError: if the publisher was (or got) closed, or its
+                context terminated.
             InvalidTopicError: if ``topic`` contains a NUL character.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
@@ -201,18 +278,27 @@ class ZeroMQPublisher(Closeable):
         with self._lock:
             if self._closed or current_pid() != self._pid:
                 self._check_open()
-            self._until_drain -= 1
-            if not self._until_drain:
-                self._until_drain = _DRAIN_EVERY
-                self._drain_subscriptions(0)
             socket = self._socket
-            # Two sends: pyzmq's send_multipart checks every part in Python and
-            # measured slower for two frames.
-            socket.send(frame, zmq.SNDMORE)
-            if len(payload) >= self._copy_threshold:
-                socket.send(payload, 0, copy=False)
-            else:
-                socket.send(payload)
+            try:
+                self._until_drain -= 1
+                if not self._until_drain:
+                    self._until_drain = _DRAIN_EVERY
+                    self._subscriptions.drain(socket, 0)
+                # Two sends: pyzmq's send_multipart checks every part in Python and
+                # measured slower for two frames. Only the first frame can find a
+                # full queue: ZeroMQ counts whole messages.
+                try:
+                    socket.send(frame, zmq.SNDMORE)
+                except zmq.Again:
+                    send_first_frame(
+                        socket, frame, topic, self._send_timeout, lambda: self._closing
+                    )
+                if len(payload) >= self._copy_threshold:
+                    socket.send(payload, 0, copy=False)
+                else:
+                    socket.send(payload)
+            except zmq.ZMQError as exc:
+                raise self._failed(exc, f"sending on {topic!r}") from None
 
     def subscriber_count(self, topic: str) -> int:
         """Return how many subscriptions currently match ``topic``.
@@ -228,8 +314,11 @@ class ZeroMQPublisher(Closeable):
         frame = topic_frame(topic)
         with self._lock:
             self._check_open()
-            self._drain_subscriptions(0)
-            return self._count(frame)
+            try:
+                self._subscriptions.drain(self._socket, 0)
+            except zmq.ZMQError as exc:
+                raise self._failed(exc, "counting subscribers") from None
+            return self._subscriptions.count(frame)
 
     def wait_for_subscribers(
         self,
@@ -265,49 +354,29 @@ class ZeroMQPublisher(Closeable):
         while True:
             with self._lock:
                 self._check_open()
-                self._drain_subscriptions(0)
-                seen = self._counts(frames)
-                if all((n == count) if exact else (n >= count) for n in seen.values()):
-                    return
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    want = "exactly" if exact else "at least"
-                    raise SubscriberWaitTimeoutError(
-                        f"wanted {want} {count} subscriber(s) per topic within {timeout}s, "
-                        f"saw {seen}"
-                    )
-                wait_ms = 100 if remaining is None else max(1, min(100, int(remaining * 1000)))
-                self._drain_subscriptions(wait_ms)
-
-    def _counts(self, frames: list[bytes] | None) -> dict[str, int]:
-        if frames is None:
-            return {"*": sum(self._subscriptions.values())}
-        return {frame[:-1].decode(): self._count(frame) for frame in frames}
-
-    def _count(self, frame: bytes) -> int:
-        return sum(n for prefix, n in self._subscriptions.items() if frame.startswith(prefix))
-
-    def _drain_subscriptions(self, wait_ms: int) -> None:
-        """Read pending (un)subscription notices; wait up to ``wait_ms`` for the first."""
-        if wait_ms > 0 and not self._socket.poll(wait_ms, zmq.POLLIN):
-            return
-        while True:
-            try:
-                notice = self._socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if not notice:
-                continue
-            prefix = notice[1:]
-            if notice[0] == 1:
-                self._subscriptions[prefix] += 1
-            elif notice[0] == 0 and self._subscriptions[prefix] > 0:
-                self._subscriptions[prefix] -= 1
-                if not self._subscriptions[prefix]:
-                    del self._subscriptions[prefix]
+                try:
+                    self._subscriptions.drain(self._socket, 0)
+                    seen = self._subscriptions.counts(frames)
+                    if all((n == count) if exact else (n >= count) for n in seen.values()):
+                        return
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        want = "exactly" if exact else "at least"
+                        raise SubscriberWaitTimeoutError(
+                            f"wanted {want} {count} subscriber(s) per topic within {timeout}s, "
+                            f"saw {seen}"
+                        )
+                    wait_ms = 100 if remaining is None else max(1, min(100, int(remaining * 1000)))
+                    self._subscriptions.drain(self._socket, wait_ms)
+                except zmq.ZMQError as exc:
+                    raise self._failed(exc, "waiting for subscribers") from None
 
     def close(self) -> None:
-        """Close the socket (after ``linger``) and an owned context; idempotent."""
+        """Close the socket (after ``linger``) and an owned context; idempotent.
+
+        A send blocked in another thread raises `PublisherClosedError` first.
+        """
+        self._closing = True
         with self._lock:
             if self._closed:
                 return
@@ -325,4 +394,4 @@ class ZeroMQPublisher(Closeable):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"ZeroMQPublisher({self._address!r}, {state})"
+        return f"ZeroMQPublisher({self._address!r}, on_full={self._on_full!r}, {state})"

@@ -10,10 +10,22 @@ import zmq
 from proxyflow.shims.zmq.exceptions import (
     AddressInUseError,
     InvalidAddressError,
+    InvalidContextError,
+    SocketFailedError,
     WrongProcessError,
+    ZeroMQShimError,
 )
 
-__all__ = ["bind", "check_process", "connect", "current_pid", "linger_ms", "tcp_endpoint"]
+__all__ = [
+    "bind",
+    "check_process",
+    "connect",
+    "current_pid",
+    "failure",
+    "linger_ms",
+    "new_socket",
+    "tcp_endpoint",
+]
 
 _process = [os.getpid()]  # refreshed in forked children, below
 
@@ -78,6 +90,46 @@ def tcp_endpoint(label: str, address: object, port: object) -> str:
     if not isinstance(port, int) or isinstance(port, bool):
         raise TypeError(f"{label}(address, port): port must be an int, not {port!r}")
     return f"tcp://{address}:{port}"
+
+
+def new_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, label: str) -> zmq.Socket[bytes]:
+    """Create a socket of ``kind`` on ``context``.
+
+    Raises:
+        InvalidContextError: if the context is terminated.
+        SocketFailedError: if ZeroMQ cannot create a socket (out of file descriptors, ...).
+    """
+    if context.closed:
+        raise InvalidContextError(
+            f"the ZeroMQ context given to {label} is terminated; pass a live context, "
+            "or none to let the object create its own"
+        )
+    try:
+        return context.socket(kind)
+    except zmq.ZMQError as exc:
+        raise failure(exc, label, "creating its socket", InvalidContextError) from None
+
+
+def failure(
+    exc: zmq.ZMQError, label: str, doing: str, closed_error: type[ZeroMQShimError]
+) -> ZeroMQShimError:
+    """Return the shim error for a pyzmq error raised while ``doing`` something.
+
+    A terminated context (``ETERM``) becomes ``closed_error``; any other
+    failure a [`SocketFailedError`][proxyflow.shims.zmq.SocketFailedError].
+
+    Args:
+        exc: The pyzmq error.
+        label: The class name, for the message.
+        doing: What was being done (``"sending on 't'"``).
+        closed_error: The error meaning *this object is closed*.
+    """
+    if exc.errno == zmq.ETERM:
+        return closed_error(
+            f"the {label} is closed: its ZeroMQ context was terminated (context.term() "
+            f"elsewhere) while {doing}; create a new one with a live context"
+        )
+    return SocketFailedError(f"the {label} failed while {doing}: {exc} (errno {exc.errno})")
 
 
 def bind(socket: zmq.Socket[bytes], address: str) -> str:

@@ -10,6 +10,7 @@ import zmq
 
 from proxyflow.api import PollingSubscriber
 from proxyflow.shims.zmq.exceptions import (
+    InvalidContextError,
     MalformedMessageError,
     SubscriberClosedError,
     SubscriberTimeoutError,
@@ -20,7 +21,9 @@ from proxyflow.shims.zmq.sockets import (
     check_process,
     connect,
     current_pid,
+    failure,
     linger_ms,
+    new_socket,
     tcp_endpoint,
 )
 
@@ -47,10 +50,14 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
       of addresses; messages are then fair-queued between them.
     * **Multi-consumer**: fan-out: every subscriber gets every message of its topics.
     * **Loss**: messages sent before the subscription reached the publisher,
-      while disconnected, or beyond ``rcvhwm`` unread messages (the excess is
-      dropped on the publisher's side) are lost.
+      or while disconnected, are lost. When ``rcvhwm`` messages wait unread,
+      the publisher waits for room (its default ``on_full="block"``) or drops
+      the excess for this subscriber (``on_full="drop"``). Nothing here reports
+      a loss; proxyflow's stream consumer sees it as a gap in the sequence
+      numbers of each producer.
     * **close()**: closes the socket (discarding unread messages) and
-      terminates the context if this object created it; then
+      terminates the context if this object created it. A context terminated
+      by other code closes the subscriber too. Then
       [`next_message`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.next_message]
       raises `EOFError` and iteration stops. From another thread while one
       reads, the reader finishes the close within ``poll_interval``. Idempotent.
@@ -74,7 +81,8 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
         port: ProxyStore's form: the publisher's TCP port (positional, in place
             of ``topics``, or by keyword).
         topic: ProxyStore's form: the topic(s) to read.
-        rcvhwm: Messages queued for this subscriber before new ones are dropped.
+        rcvhwm: Messages queued unread for this subscriber before the
+            publisher waits (or, with its ``on_full="drop"``, drops new ones).
         timeout: Seconds iteration, and ``next_message()`` without an
             argument, wait before raising `TimeoutError` (``None``: forever).
         linger: Seconds [`close`][proxyflow.shims.zmq.subscriber.ZeroMQSubscriber.close]
@@ -89,6 +97,7 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
     Raises:
         InvalidTopicError: if a topic contains a NUL character.
         InvalidAddressError: if an endpoint is invalid.
+        InvalidContextError: if ``context`` is terminated (a ``ValueError``).
         ValueError: if no topic is given or a number is out of range.
         TypeError: if the arguments fit neither form (the message shows the endpoint form).
 
@@ -189,17 +198,26 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
         self._context: zmq.Context[zmq.Socket[bytes]] = (
             zmq.Context() if context is None else context
         )
-        self._socket: zmq.Socket[bytes] = self._context.socket(zmq.SUB)
+        try:
+            self._socket: zmq.Socket[bytes] = new_socket(self._context, zmq.SUB, "ZeroMQSubscriber")
+        except BaseException:
+            self._released = True
+            if self._own_context:
+                self._context.term()
+            raise
         # Receives wait inside ZeroMQ for at most RCVTIMEO ms (no poll per
         # message); it is set to the poll interval and changed only when a
         # deadline is nearer.
         self._rcvtimeo = self._poll_ms
         try:
-            self._socket.setsockopt(zmq.RCVTIMEO, self._rcvtimeo)
-            self._socket.setsockopt(zmq.RCVHWM, rcvhwm)
-            self._socket.setsockopt(zmq.LINGER, self._linger)
-            for frame in frames:
-                self._socket.setsockopt(zmq.SUBSCRIBE, frame)
+            try:
+                self._socket.setsockopt(zmq.RCVTIMEO, self._rcvtimeo)
+                self._socket.setsockopt(zmq.RCVHWM, rcvhwm)
+                self._socket.setsockopt(zmq.LINGER, self._linger)
+                for frame in frames:
+                    self._socket.setsockopt(zmq.SUBSCRIBE, frame)
+            except zmq.ZMQError as exc:
+                raise failure(exc, "ZeroMQSubscriber", "subscribing", InvalidContextError) from None
             for endpoint in addresses:
                 connect(self._socket, endpoint)
         except BaseException:
@@ -216,7 +234,13 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
         """The receive high-water mark of the socket."""
         with self._state_lock:
             self._check_usable()
-            return int(self._socket.getsockopt(zmq.RCVHWM))
+            try:
+                return int(self._socket.getsockopt(zmq.RCVHWM))
+            except zmq.ZMQError as exc:
+                error = failure(exc, "ZeroMQSubscriber", "reading rcvhwm", SubscriberClosedError)
+        if isinstance(error, SubscriberClosedError):
+            self.close()
+        raise error
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -232,26 +256,37 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
         Raises:
             WrongProcessError: if used after ``fork``.
             MalformedMessageError: if the message is not ``[topic + NUL, payload]``.
+            SubscriberClosedError: if the context was terminated (the
+                subscriber is then closed).
+            SocketFailedError: if ZeroMQ fails otherwise.
         """
         if current_pid() != self._pid:
             check_process(self._pid, "ZeroMQSubscriber")
         socket = self._socket
-        wait_ms = self._poll_ms if wait >= self._poll_interval else int(wait * 1000)
-        if wait_ms != self._rcvtimeo:
-            socket.setsockopt(zmq.RCVTIMEO, wait_ms)
-            self._rcvtimeo = wait_ms
         try:
-            head: zmq.Frame = socket.recv(0, copy=False)
-        except zmq.Again:
-            return None
-        # The parts of a multipart message arrive together: the rest is here.
-        payload: zmq.Frame | None = socket.recv(zmq.NOBLOCK, copy=False) if head.more else None
-        if payload is None or payload.more:
-            parts = 1 if payload is None else 2 + self._discard_rest()
-            raise MalformedMessageError(
-                f"expected 2 frames [topic, payload], got {parts}; "
-                "is a foreign publisher bound to the same endpoint?"
-            )
+            wait_ms = self._poll_ms if wait >= self._poll_interval else int(wait * 1000)
+            if wait_ms != self._rcvtimeo:
+                socket.setsockopt(zmq.RCVTIMEO, wait_ms)
+                self._rcvtimeo = wait_ms
+            try:
+                head: zmq.Frame = socket.recv(0, copy=False)
+            except zmq.Again:
+                return None
+            # The parts of a multipart message arrive together: the rest is here.
+            payload: zmq.Frame | None = socket.recv(zmq.NOBLOCK, copy=False) if head.more else None
+            if payload is None or payload.more:
+                parts = 1 if payload is None else 2 + self._discard_rest()
+                raise MalformedMessageError(
+                    f"expected 2 frames [topic, payload], got {parts}; "
+                    "is a foreign publisher bound to the same endpoint?"
+                )
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.ETERM:
+                # The context's term() waits for this socket: close, and release
+                # it when this read ends (PollingSubscriber's handshake).
+                with self._state_lock:
+                    self._closed = True
+            raise failure(exc, "ZeroMQSubscriber", "receiving", SubscriberClosedError) from None
         if len(payload) >= self._copy_threshold:
             view: memoryview = payload.buffer
             return view

@@ -261,4 +261,3 @@ def test_bad_options_and_executors(threads: ThreadPoolExecutor) -> None:
     for options in ({"max_in_flight": 0}, {"retries": -1}, {"retry_delay": -1}, {"timeout": -1}):
         with pytest.raises(ValueError):
             dispatch(source, len, threads, **options)  # type: ignore[arg-type]
-

@@ -203,6 +203,8 @@ class AsyncFanOutSubscriber:
 
     async def close(self) -> None:
         self._inner.close()
+
+
 class WorkSharingBroker:
     """A correct in-process work-sharing broker: one queue per topic, a roster per topic."""
 

@@ -73,6 +73,8 @@ class TestAsyncFanOutBroker(AsyncPublisherSubscriberContract):
             return AsyncFanOutSubscriber(broker, topics)
 
         return AsyncPubSub(publisher, subscribe)
+
+
 class TestWorkSharingBroker(WorkSharingContract):
     @pytest.fixture
     def pubsub(self) -> PubSub:

@@ -1,0 +1,88 @@
+"""What the Streams shim asks of the server: its version, and the meaning of its error replies."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import redis
+
+from proxyflow.api import redact_url
+from proxyflow.shims.redis.connection import translate_errors
+from proxyflow.shims.redis.exceptions import BrokerProtocolError, StreamsUnsupportedError
+
+__all__ = [
+    "CLAIM_VERSION",
+    "TRIM_REPORT_VERSION",
+    "check_version",
+    "is_missing_group",
+    "streams_errors",
+]
+
+CLAIM_VERSION = (6, 2)
+"""``XAUTOCLAIM`` (reclaiming a dead consumer's entries) and ``XPENDING ... IDLE``."""
+TRIM_REPORT_VERSION = (7, 0)
+"""The consumer groups' read counters (``entries-read``, ``lag``) that reveal trimmed entries."""
+
+_VERSION = re.compile(rb"^(\d+)\.(\d+)")
+
+
+def server_version(info: Mapping[str, Any]) -> tuple[int, int] | None:
+    """Return ``(major, minor)`` from the reply of ``INFO server``, or ``None`` if absent."""
+    raw = info.get("redis_version")
+    text = raw if isinstance(raw, bytes) else str(raw).encode()
+    match = _VERSION.match(text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def check_version(
+    info: Mapping[str, Any] | None, minimum: tuple[int, int], needs: str, url: str
+) -> None:
+    """Raise `StreamsUnsupportedError` if the server is older than ``minimum``.
+
+    Args:
+        info: The reply of ``INFO server`` (``None`` when the server refused
+            ``INFO``: then commands fail later with the same error class).
+        minimum: The oldest ``(major, minor)`` that works.
+        needs: What needs it, for the message.
+        url: The server URL (shown redacted).
+    """
+    version = None if info is None else server_version(info)
+    if version is not None and version < minimum:
+        want = ".".join(map(str, minimum))
+        have = ".".join(map(str, version))
+        raise StreamsUnsupportedError(
+            f"Redis at {redact_url(url)} is version {have}; {needs} needs Redis {want} or "
+            "later: upgrade the server (or use the list queues, RedisQueuePublisher)",
+            redact_url(url),
+        )
+
+
+def is_missing_group(exc: BaseException) -> bool:
+    """Whether ``exc`` is Redis's ``NOGROUP`` reply (the stream or its group was deleted)."""
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith("NOGROUP")
+
+
+def command_error(exc: redis.ResponseError, url: str, doing: str) -> BrokerProtocolError:
+    """Translate an error reply of Redis into the shim's error."""
+    safe = redact_url(url)
+    text = str(exc)
+    if "unknown command" in text.lower() or "unknown redis command" in text.lower():
+        return StreamsUnsupportedError(
+            f"Redis at {safe}: {doing} failed, the server does not know the command "
+            f"({text}); the Streams shim needs Redis 6.2 or later",
+            safe,
+        )
+    return BrokerProtocolError(f"Redis at {safe}: {doing} failed: {text}", safe)
+
+
+@contextlib.contextmanager
+def streams_errors(url: str, doing: str) -> Iterator[None]:
+    """Translate redis-py's errors raised in the block (connection errors and error replies)."""
+    with translate_errors(url, doing):
+        try:
+            yield
+        except redis.ResponseError as exc:
+            raise command_error(exc, url, doing) from exc

@@ -8,10 +8,18 @@ from typing import Any
 
 import pytest
 
-from proxyflow.shims.redis import RedisStreamPublisher, RedisStreamSubscriber
+from proxyflow.shims.redis import (
+    AsyncRedisStreamPublisher,
+    AsyncRedisStreamSubscriber,
+    RedisStreamPublisher,
+    RedisStreamSubscriber,
+)
 from proxyflow.testing import (
     AckingPubSub,
     AckingSubscriberContract,
+    AsyncAckingSubscriberContract,
+    AsyncPublisherSubscriberContract,
+    AsyncPubSub,
     PublisherSubscriberContract,
     PubSub,
 )
@@ -100,3 +108,42 @@ class TestAckingContractWithDeferredAcks(AckingSubscriberContract):
         )
         yield AckingPubSub(objects.publisher(), objects.subscribe)
         objects.close()
+
+
+def _async_factories(url: str, prefix: str, shared_group: bool, **options: Any) -> AsyncPubSub:
+    async def publisher() -> AsyncRedisStreamPublisher:
+        return await AsyncRedisStreamPublisher(url, prefix=prefix).open()
+
+    async def subscribe(topics: Sequence[str]) -> AsyncRedisStreamSubscriber:
+        group = "group" if shared_group else f"service-{next(_groups)}"
+        subscriber = AsyncRedisStreamSubscriber(url, topics, group=group, prefix=prefix, **options)
+        return await subscriber.open()
+
+    return AsyncPubSub(publisher, subscribe)
+
+
+class TestAsyncWorkSharingContract(AsyncPublisherSubscriberContract):
+    delivery = "work-sharing"
+
+    @pytest.fixture
+    def async_pubsub(self, redis_url: str, prefix: str) -> AsyncPubSub:
+        return _async_factories(redis_url, prefix, shared_group=True)
+
+
+class TestAsyncFanOutContract(AsyncPublisherSubscriberContract):
+    delivery = "fan-out"
+
+    @pytest.fixture
+    def async_pubsub(self, redis_url: str, prefix: str) -> AsyncPubSub:
+        return _async_factories(redis_url, prefix, shared_group=False)
+
+
+class TestAsyncAckingContract(AsyncAckingSubscriberContract):
+    ack_wait = ACK_WAIT
+    max_deliveries = 2
+
+    @pytest.fixture
+    def async_acking(self, redis_url: str, prefix: str) -> AsyncPubSub:
+        return _async_factories(
+            redis_url, prefix, shared_group=True, visibility_timeout=ACK_WAIT, max_deliveries=2
+        )

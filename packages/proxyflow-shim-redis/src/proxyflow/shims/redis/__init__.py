@@ -17,7 +17,10 @@ Three pairs satisfy the ``Publisher``/``Subscriber`` protocols of
   [`RedisStreamSubscriber`][proxyflow.shims.redis.stream_subscriber.RedisStreamSubscriber]:
   ``XADD``/``XREADGROUP`` on one stream per topic, consumer groups, and
   acknowledgements (``AckingSubscriber``): at least once, with redelivery of
-  what a dead consumer held and dead letters.
+  what a dead consumer held and dead letters. Their asyncio forms,
+  ``AsyncRedisStreamPublisher`` and ``AsyncRedisStreamSubscriber``, live in
+  [`async_stream_publisher`][proxyflow.shims.redis.async_stream_publisher] and
+  [`async_stream_subscriber`][proxyflow.shims.redis.async_stream_subscriber].
 
 Connections speak RESP2 on purpose (redis-py 8 defaults to RESP3, whose pub/sub
 path is slower for large messages; see
@@ -38,6 +41,8 @@ from __future__ import annotations
 
 from proxyflow.api import redact_url as _redact_url
 from proxyflow.shims.redis.__about__ import __version__
+from proxyflow.shims.redis.async_stream_publisher import AsyncRedisStreamPublisher
+from proxyflow.shims.redis.async_stream_subscriber import AsyncRedisStreamSubscriber
 from proxyflow.shims.redis.exceptions import (
     BrokerAuthenticationError,
     BrokerConnectionError,
@@ -73,6 +78,8 @@ __all__ = [
     "DEFAULT_STREAM_PREFIX",
     "ROSTER_PREFIX",
     "AsyncRedisStreamDelivery",
+    "AsyncRedisStreamPublisher",
+    "AsyncRedisStreamSubscriber",
     "BrokerAuthenticationError",
     "BrokerConnectionError",
     "BrokerFullError",

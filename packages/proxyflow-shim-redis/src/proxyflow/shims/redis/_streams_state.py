@@ -1,8 +1,6 @@
 """What a Streams subscriber knows between two calls, shared by the sync and asyncio forms.
 
-No I/O happens here. [`GroupSettings`][proxyflow.shims.redis._streams_state.GroupSettings]
-checks and holds the constructor's options; an
-[`Inbox`][proxyflow.shims.redis._streams_state.Inbox] holds the entries read
+No I/O happens here. An [`Inbox`][proxyflow.shims.redis._streams_state.Inbox] holds the entries read
 but not handed out yet, the deliveries handed out and not settled, the
 acknowledgements not sent yet, and when to reclaim next;
 [`plan`][proxyflow.shims.redis._streams_state.plan] decides what settling a
@@ -13,29 +11,23 @@ from __future__ import annotations
 
 import collections
 import enum
-import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
-from proxyflow.api import check_timeout
 from proxyflow.shims.redis._streams_scripts import Held
+from proxyflow.shims.redis._streams_settings import GroupSettings
+from proxyflow.shims.redis.exceptions import DeliveryReleasedError
 from proxyflow.shims.redis.stream_keys import (
     DEAD_LETTER_FIELDS,
     MESSAGE_FIELD,
     REASON_MALFORMED,
     REASON_MAX_DELIVERIES,
     REASON_REJECTED,
-    StreamKeys,
-    check_name,
-    default_consumer_name,
 )
 
-__all__ = ["Action", "Entry", "GroupSettings", "Inbox", "Outcome", "Plan", "plan"]
-
-DeliverPolicy = Literal["all", "new"]
+__all__ = ["Action", "DeliveryState", "Entry", "Inbox", "Outcome", "Plan", "plan", "triage"]
 
 
 class Outcome(enum.Enum):
@@ -47,85 +39,6 @@ class Outcome(enum.Enum):
     REJECTED = "rejected"
     RELEASED = "released"
     """Given back to the group by ``close()`` of its subscriber."""
-
-
-@dataclass(frozen=True)
-class GroupSettings:
-    """The options of a Streams subscriber, checked.
-
-    Raises:
-        ValueError: for a value out of range (the message names the option).
-        TypeError: for a group, consumer or topic that is not a string.
-    """
-
-    topics: tuple[str, ...]
-    group: str
-    consumer: str | None
-    keys: StreamKeys
-    visibility_timeout: float
-    max_deliveries: int | None
-    dead_letter: str | None
-    batch: int
-    claim_interval: float | None
-    deliver_policy: DeliverPolicy
-    consumer_name: str = field(init=False)
-    visibility_ms: int = field(init=False)
-    reclaim_every: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        check_name("group", self.group)
-        set_ = object.__setattr__
-        set_(
-            self, "consumer_name", check_name("consumer", self.consumer or default_consumer_name())
-        )
-        if not self.visibility_timeout > 0 or math.isinf(self.visibility_timeout):
-            raise ValueError(
-                f"visibility_timeout must be > 0 seconds, got {self.visibility_timeout!r}"
-            )
-        set_(self, "visibility_ms", max(1, round(self.visibility_timeout * 1000)))
-        if self.max_deliveries is not None and (
-            not isinstance(self.max_deliveries, int) or self.max_deliveries < 1
-        ):
-            raise ValueError(
-                f"max_deliveries must be an int >= 1 or None, got {self.max_deliveries!r}"
-            )
-        if not isinstance(self.batch, int) or self.batch < 1:
-            raise ValueError(f"batch must be an int >= 1, got {self.batch!r}")
-        if self.deliver_policy not in ("all", "new"):
-            raise ValueError(f"deliver_policy must be 'all' or 'new', got {self.deliver_policy!r}")
-        if self.dead_letter is not None:
-            check_name("dead_letter", self.dead_letter)
-            if self.dead_letter in self.topics:
-                raise ValueError(
-                    f"the dead-letter topic {self.dead_letter!r} is also read by this subscriber: "
-                    "pass dead_letter=None (or another topic) to read dead letters"
-                )
-        every = self.claim_interval
-        if every is None:
-            every = min(self.visibility_timeout / 2, 5.0)
-        elif not every > 0:
-            raise ValueError(f"claim_interval must be > 0 seconds, got {every!r}")
-        set_(self, "reclaim_every", every)
-
-    @property
-    def start_id(self) -> str:
-        """Where a new group starts reading: ``"0"`` (everything kept) or ``"$"`` (new entries)."""
-        return "0" if self.deliver_policy == "all" else "$"
-
-    @property
-    def dead_letter_key(self) -> str | None:
-        """The stream key of the dead letters, or ``None``."""
-        return None if self.dead_letter is None else self.keys.key(self.dead_letter)
-
-    def check_delay(self, delay: float | None) -> None:
-        """Raise ``ValueError`` unless ``delay`` is ``None`` or in ``[0, visibility_timeout]``."""
-        check_timeout(delay, "delay")
-        if delay is not None and delay > self.visibility_timeout:
-            raise ValueError(
-                f"nack(delay={delay}) exceeds the visibility timeout ({self.visibility_timeout}s): "
-                "Redis hands an entry out again once it was idle that long; build the "
-                "subscriber with a longer visibility_timeout for longer delays"
-            )
 
 
 class Entry(NamedTuple):
@@ -295,10 +208,6 @@ class Inbox:
         """Make the next reclaim run ``delay`` seconds from now, at the latest."""
         self.next_reclaim = min(self.next_reclaim, time.monotonic() + delay)
 
-    def fetch_size(self, now: float) -> int:
-        """Entries to ask for per stream: grows while the reader keeps up with full reads."""
-        return self.fetch
-
     def fetched(self, now: float, count: int) -> None:
         """Adapt the fetch size after a read that returned ``count`` entries."""
         keeping_up = now - self._last_fetch < self.settings.visibility_timeout / 8
@@ -330,12 +239,12 @@ class Inbox:
 
     # -- settling ---------------------------------------------------------------------
 
-    def begin(self, delivery: DeliveryState, outcome: Outcome) -> bool:
+    def begin(self, delivery: DeliveryState, outcome: Outcome, describe: str) -> bool:
         """Move a pending delivery to ``outcome``; ``False`` if it is settled already.
 
         Raises:
-            LookupError: if ``close()`` gave the delivery back (the caller
-                raises its released error, except for ``nack``).
+            DeliveryReleasedError: if ``close()`` of the subscriber (named by
+                ``describe``) gave the delivery back, unless ``outcome`` is a nack.
         """
         with self.lock:
             state = delivery.outcome
@@ -344,7 +253,10 @@ class Inbox:
                 self.unsettled.pop(id(delivery), None)
                 return True
         if state is Outcome.RELEASED and outcome is not Outcome.NACKED:
-            raise LookupError("released")
+            raise DeliveryReleasedError(
+                f"the {describe} was closed and gave this message back to its group; "
+                "it will be delivered again"
+            )
         return False
 
     def undo(self, delivery: DeliveryState) -> None:
@@ -365,13 +277,20 @@ class Inbox:
             acks, self.acks = self.acks, {}
         return acks
 
+    def requeue_acks(self, acks: dict[str, list[bytes]]) -> None:
+        """Queue acknowledgements again whose sending failed (``XACK`` is idempotent)."""
+        with self.lock:
+            for key, ids in acks.items():
+                self.acks.setdefault(key, []).extend(ids)
+
     # -- close ------------------------------------------------------------------------
 
-    def release_all(self, late: DeliveryState | None) -> tuple[list[Entry], list[Held]]:
+    def release_all(self, late: Sequence[DeliveryState]) -> tuple[list[Entry], list[Held]]:
         """Mark everything held as given back; return it as the release script's entries.
 
-        Entries never handed out (buffered ones, and ``late``) get their
-        delivery count restored: the application never saw them.
+        Entries never handed out (buffered ones, and the ``late`` deliveries
+        read while the subscriber closed) get their delivery count restored:
+        the application never saw them.
         """
         keys = [self.settings.keys.key(topic) for topic in self.settings.topics]
         with self.lock:
@@ -381,7 +300,7 @@ class Inbox:
             for delivery in self.unsettled.values():
                 if delivery.outcome is Outcome.PENDING:
                     delivery.outcome = Outcome.RELEASED
-                    if delivery is late:
+                    if any(delivery is d for d in late):
                         unseen.append(delivery.entry)
                     else:
                         seen.append(delivery.entry)

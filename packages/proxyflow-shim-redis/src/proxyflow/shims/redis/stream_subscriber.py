@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -15,59 +13,22 @@ from proxyflow.api import (
     Configured,
     Message,
     PollingSubscriber,
-    ProxyflowError,
     Roster,
-    redact_url,
 )
 from proxyflow.shims.redis._base import _RedisEndpoint
-from proxyflow.shims.redis._streams_roster import RosterKeys, roster_from_sets
-from proxyflow.shims.redis._streams_scripts import (
-    CLAIM,
-    RELEASE,
-    SETTLE,
-    SettleStatus,
-    parse_claim,
-    release_args,
-)
-from proxyflow.shims.redis._streams_server import (
-    CLAIM_VERSION,
-    check_version,
-    command_error,
-    is_missing_group,
-    streams_errors,
-)
-from proxyflow.shims.redis._streams_state import (
-    Action,
-    DeliverPolicy,
-    DeliveryState,
-    Entry,
-    GroupSettings,
-    Inbox,
-    Outcome,
-    Plan,
-    dead_letter_fields,
-    plan,
-    triage,
-)
-from proxyflow.shims.redis.connection import REDIS_ERRORS, open_client, translate_errors
-from proxyflow.shims.redis.exceptions import (
-    BrokerConnectionError,
-    DeliveryReleasedError,
-    SubscriberClosedError,
-    SubscriberTimeoutError,
-)
+from proxyflow.shims.redis._streams_group import GroupReader
+from proxyflow.shims.redis._streams_server import CLAIM_VERSION, check_version
+from proxyflow.shims.redis._streams_settings import DeliverPolicy, GroupSettings
+from proxyflow.shims.redis.connection import open_client, translate_errors
+from proxyflow.shims.redis.exceptions import SubscriberClosedError, SubscriberTimeoutError
 from proxyflow.shims.redis.stream_delivery import RedisStreamDelivery
 from proxyflow.shims.redis.stream_keys import (
     DEFAULT_DEAD_LETTER_TOPIC,
     DEFAULT_STREAM_PREFIX,
-    REASON_TRIMMED,
-    RELEASED_CONSUMER,
     StreamKeys,
 )
 
 __all__ = ["RedisStreamSubscriber"]
-
-log = logging.getLogger("proxyflow.shims.redis")
 
 
 class _Poller(PollingSubscriber[RedisStreamDelivery]):
@@ -83,10 +44,10 @@ class _Poller(PollingSubscriber[RedisStreamDelivery]):
         self._owner = owner
 
     def _poll(self, wait: float) -> RedisStreamDelivery | None:
-        return self._owner._take(wait)
+        return self._owner._group.take(wait)
 
     def _release(self, late: RedisStreamDelivery | None) -> None:
-        self._owner._give_back(late)
+        self._owner._group.give_back(late)
 
     def _describe(self) -> str:
         return self._owner._describe()
@@ -224,25 +185,22 @@ class RedisStreamSubscriber(_RedisEndpoint, Closeable):
             claim_interval,
             deliver_policy,
         )
-        self._inbox = Inbox(self._settings, defer_acks=not confirm_acks)
-        self._keys = [self._settings.keys.key(topic) for topic in self._poller.topics]
-        self._by_key = {
-            key.encode(): (key, topic) for key, topic in zip(self._keys, self.topics, strict=True)
-        }
-        self.lost = 0
-        """Pending entries found deleted (trimmed) by a reclaim: they cannot be delivered again."""
-        self._client = open_client(
-            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
-        )
+        client = open_client(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
         try:
-            check_version(self._info(), CLAIM_VERSION, self._label, url)
-            self._claim = self._client.register_script(CLAIM)
-            self._settle_script = self._client.register_script(SETTLE)
-            self._release_script = self._client.register_script(RELEASE)
-            self._create_groups(self._settings.start_id)
+            with translate_errors(url, "reading the server version"):
+                try:
+                    info: dict[str, Any] | None = client.info("server")
+                except redis.ResponseError:  # INFO refused by an ACL: commands will tell
+                    info = None
+            check_version(info, CLAIM_VERSION, self._label, url)
+            self._group = GroupReader(
+                url, client, self._settings, confirm_acks=confirm_acks, describe=self._describe()
+            )
+            self._group.create_groups(self._settings.start_id)
         except BaseException:
-            self._client.close()
+            client.close()
             raise
+        self._client = client
 
     # -- properties ---------------------------------------------------------------------
 
@@ -272,6 +230,11 @@ class RedisStreamSubscriber(_RedisEndpoint, Closeable):
         return self._settings.dead_letter
 
     @property
+    def lost(self) -> int:
+        """Pending entries a reclaim found deleted (by a length cap): lost for good."""
+        return self._group.lost
+
+    @property
     def closed(self) -> bool:
         """Whether `close` was called."""
         return self._poller.closed
@@ -280,188 +243,6 @@ class RedisStreamSubscriber(_RedisEndpoint, Closeable):
         return f"{self._label} of {list(self.topics)} in group {self.group!r}"
 
     # -- setup --------------------------------------------------------------------------
-
-    def _info(self) -> dict[str, Any] | None:
-        with translate_errors(self._url, "reading the server version"):
-            try:
-                info: dict[str, Any] = self._client.info("server")
-            except redis.ResponseError:  # INFO refused by an ACL: commands will tell
-                return None
-        return info
-
-    def _create_groups(self, start: str) -> None:
-        for key in self._keys:
-            doing = f"creating group {self.group!r} on {key!r}"
-            with translate_errors(self._url, doing):
-                try:
-                    self._client.xgroup_create(key, self.group, id=start, mkstream=True)
-                except redis.ResponseError as exc:
-                    if not str(exc).startswith("BUSYGROUP"):
-                        raise command_error(exc, self._url, doing) from exc
-
-    # -- reading (the reader's thread) --------------------------------------------------
-
-    def _take(self, wait: float) -> RedisStreamDelivery | None:
-        """One poll: a buffered entry, else a reclaim when due, else one read."""
-        try:
-            entry = self._next_entry(wait)
-        except ProxyflowError:
-            raise  # translated already (a ConnectionError is also an OSError)
-        except redis.ResponseError as exc:
-            if not is_missing_group(exc):
-                raise command_error(exc, self._url, f"reading {list(self.topics)}") from exc
-            log.warning("%s: group missing (stream deleted?), created again", self._describe())
-            self._create_groups("0")
-            return None
-        except REDIS_ERRORS as exc:
-            safe = redact_url(self._url)
-            raise BrokerConnectionError(
-                f"Redis at {safe}: the {self._describe()} lost its connection: {exc}; "
-                "the next call connects again (entries not acknowledged stay pending)",
-                safe,
-            ) from exc
-        if entry is None:
-            return None
-        delivery = RedisStreamDelivery(entry, self)
-        self._inbox.hand_out(delivery)
-        return delivery
-
-    def _next_entry(self, wait: float) -> Entry | None:
-        inbox = self._inbox
-        entry = inbox.take()
-        if entry is None and inbox.reclaim_due(time.monotonic()):
-            self._reclaim()
-            entry = inbox.take()
-        if entry is None:
-            self._read(wait)
-            entry = inbox.take()
-        return entry
-
-    def _reclaim(self) -> None:
-        settings, inbox = self._settings, self._inbox
-        complete = True
-        for key, topic in self._by_key.values():
-            cursor = inbox.cursors.get(key, b"0-0")
-            args: list[Any] = [settings.group, settings.consumer_name, settings.visibility_ms]
-            claimed = parse_claim(self._claim(keys=[key], args=[*args, cursor, settings.batch]))
-            inbox.cursors[key] = claimed.cursor
-            complete = complete and claimed.cursor == b"0-0"
-            if claimed.deleted:
-                self.lost += len(claimed.deleted)
-                log.error(
-                    "%s: %d entries of %r were deleted from the stream (a length cap?) while "
-                    "pending: they cannot be delivered again: %s",
-                    self._describe(), len(claimed.deleted), topic, claimed.deleted[:5],
-                )  # fmt: skip
-            self._admit(
-                [Entry(topic, key, c.entry_id, c.fields, c.delivery_count) for c in claimed.entries]
-            )
-        inbox.reclaim_done(time.monotonic(), complete)
-
-    def _read(self, wait: float) -> None:
-        inbox, settings = self._inbox, self._settings
-        streams: dict[Any, Any] = dict.fromkeys(self._keys, ">")
-        block = None if wait < 0.001 else max(1, int(wait * 1000))
-        count = inbox.fetch
-        acks = inbox.take_acks() if inbox.defer_acks else {}
-        if acks:
-            pipe = self._client.pipeline(transaction=False)
-            for key, ids in acks.items():
-                pipe.xack(key, settings.group, *ids)
-            pipe.xreadgroup(settings.group, settings.consumer_name, streams, count, block)
-            try:
-                reply = pipe.execute()[-1]
-            except BaseException:
-                for key, ids in acks.items():  # XACK is idempotent: send them again later
-                    inbox.acks.setdefault(key, []).extend(ids)
-                raise
-        else:
-            reply = self._client.xreadgroup(
-                settings.group, settings.consumer_name, streams, count, block
-            )
-        entries = []
-        for raw_key, items in reply or ():
-            key, topic = self._by_key[raw_key]
-            entries += [Entry(topic, key, entry_id, fields, 1) for entry_id, fields in items]
-        inbox.fetched(time.monotonic(), len(entries))
-        self._admit(entries)
-
-    def _admit(self, entries: list[Entry]) -> None:
-        """Buffer entries to hand out; give up at once on malformed or exhausted ones."""
-        keep = []
-        for entry in entries:
-            verdict = triage(self._settings, entry)
-            if verdict is None:
-                keep.append(entry)
-            else:
-                self._give_up(entry, verdict, entry.delivery_count - 1)
-        self._inbox.add(keep)
-
-    # -- settling (any thread) ----------------------------------------------------------
-
-    def _settle(self, delivery: DeliveryState, outcome: Outcome, delay: float | None) -> None:
-        if outcome is Outcome.NACKED:
-            self._settings.check_delay(delay)
-        try:
-            if not self._inbox.begin(delivery, outcome):
-                return
-        except LookupError:
-            raise DeliveryReleasedError(
-                f"the {self._describe()} was closed and gave this message back to its "
-                "group; it will be delivered again"
-            ) from None
-        try:
-            self._apply(delivery.entry, outcome, delay)
-        except BaseException:
-            self._inbox.undo(delivery)
-            raise
-
-    def _apply(self, entry: Entry, outcome: Outcome, delay: float | None) -> None:
-        settings = self._settings
-        decided = plan(settings, outcome, entry.delivery_count, delay)
-        if decided.action is Action.ACK:
-            if self._inbox.defer_acks:
-                self._inbox.defer_ack(entry)
-                return
-            with streams_errors(self._url, f"acknowledging an entry of {entry.topic!r}"):
-                self._client.xack(entry.key, settings.group, entry.entry_id)
-        elif decided.action is Action.NACK:
-            status = self._run_settle(entry, "nack", decided.idle_ms, [])
-            if status == SettleStatus.TRIMMED:
-                give_up = Action.DROP if settings.dead_letter is None else Action.DEAD
-                self._give_up(entry, Plan(give_up, reason=REASON_TRIMMED), entry.delivery_count)
-            elif status == SettleStatus.NACKED:
-                self._inbox.reclaim_soon(delay or 0.0)
-        else:
-            self._give_up(entry, decided, entry.delivery_count)
-
-    def _give_up(self, entry: Entry, verdict: Plan, deliveries: int) -> None:
-        """Move ``entry`` to the dead letters (or drop it), if this subscriber still holds it."""
-        settings = self._settings
-        if verdict.action is Action.DEAD:
-            fields = dead_letter_fields(settings, entry, verdict.reason, deliveries)
-            status = self._run_settle(entry, "dead", 0, fields)
-        else:
-            status = self._run_settle(entry, "drop", 0, [])
-        if status == SettleStatus.DONE:
-            where = f"moved to {settings.dead_letter!r}" if verdict.action is Action.DEAD else (
-                "dropped (no dead-letter topic)"
-            )  # fmt: skip
-            log.warning(
-                "%s: entry %s of %r %s: %s after %d deliveries",
-                self._describe(), entry.entry_id.decode(), entry.topic, where, verdict.reason,
-                deliveries,
-            )  # fmt: skip
-
-    def _run_settle(self, entry: Entry, action: str, idle_ms: int, fields: list[bytes]) -> int:
-        settings = self._settings
-        keys = [entry.key, settings.dead_letter_key or entry.key]
-        args: list[Any] = [
-            settings.group, settings.consumer_name, entry.entry_id, entry.delivery_count,
-            action, idle_ms, *fields,
-        ]  # fmt: skip
-        with streams_errors(self._url, f"settling ({action}) an entry of {entry.topic!r}"):
-            return int(self._settle_script(keys=keys, args=args))
 
     # -- the subscriber protocol --------------------------------------------------------
 
@@ -504,13 +285,7 @@ class RedisStreamSubscriber(_RedisEndpoint, Closeable):
         """
         if self.closed:
             raise SubscriberClosedError(f"the {self._describe()} is closed")
-        sets = RosterKeys.of(self._settings.keys.key(topic))
-        with streams_errors(self._url, f"reading the roster of {topic!r}"):
-            pipe = self._client.pipeline(transaction=True)
-            pipe.smembers(sets.joined)
-            pipe.smembers(sets.left)
-            joined, left = pipe.execute()
-        return roster_from_sets(joined, left)
+        return self._group.roster(topic)
 
     # -- close --------------------------------------------------------------------------
 
@@ -526,31 +301,6 @@ class RedisStreamSubscriber(_RedisEndpoint, Closeable):
         reads, the reader finishes the close within ``poll_interval``.
         """
         self._poller.close()
-
-    def _give_back(self, late: RedisStreamDelivery | None) -> None:
-        inbox, settings = self._inbox, self._settings
-        acks = inbox.take_acks()
-        entries, held = inbox.release_all(late)
-        try:
-            with streams_errors(self._url, "giving back deliveries at close"):
-                for key, ids in acks.items():
-                    self._client.xack(key, settings.group, *ids)
-                args = release_args(
-                    settings.group, settings.consumer_name, RELEASED_CONSUMER,
-                    settings.visibility_ms, leave=True, held=held,
-                )  # fmt: skip
-                _, trimmed = self._release_script(keys=self._keys, args=args)
-            give_up = Action.DROP if settings.dead_letter is None else Action.DEAD
-            for position in trimmed:
-                entry = entries[int(position) - 1]
-                self._give_up(entry, Plan(give_up, reason=REASON_TRIMMED), entry.delivery_count)
-        except ProxyflowError as exc:
-            log.warning(
-                "%s: could not give back %d entries at close (%s); the group reclaims them "
-                "after the visibility timeout", self._describe(), len(held), exc,
-            )  # fmt: skip
-        finally:
-            self._client.close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

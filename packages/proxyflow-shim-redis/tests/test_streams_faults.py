@@ -23,9 +23,11 @@ import redis
 from proxyflow.shims.redis import (
     RedisStreamPublisher,
     RedisStreamSubscriber,
+    StreamsUnsupportedError,
     StreamTrimmedError,
     TrimReport,
 )
+from proxyflow.shims.redis._streams_server import server_version
 
 CHILD = textwrap.dedent(
     """
@@ -173,6 +175,11 @@ def test_acknowledged_adds_survive_a_server_kill_and_restart(persistent_redis: A
 
 def test_a_length_cap_reports_what_it_removed(redis_url: str, prefix: str) -> None:
     admin = redis.Redis.from_url(redis_url, protocol=2)
+    if server_version(admin.info("server")) < (7, 0):  # the cap needs the groups' lag counters
+        with pytest.raises(StreamsUnsupportedError, match=r"needs Redis 7\.0"):
+            RedisStreamPublisher(redis_url, prefix=prefix, maxlen=10)
+        admin.close()
+        return
     reader = RedisStreamSubscriber(redis_url, "a", group="slow", prefix=prefix)
     fast = RedisStreamSubscriber(redis_url, "a", group="fast", prefix=prefix)
     publisher = RedisStreamPublisher(redis_url, prefix=prefix, maxlen=10)

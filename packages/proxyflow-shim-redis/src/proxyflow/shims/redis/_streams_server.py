@@ -61,8 +61,11 @@ def check_version(
 
 
 def is_missing_group(exc: BaseException) -> bool:
-    """Whether ``exc`` is Redis's ``NOGROUP`` reply (the stream or its group was deleted)."""
-    return isinstance(exc, redis.ResponseError) and str(exc).startswith("NOGROUP")
+    """Whether ``exc`` is Redis's ``NOGROUP`` reply (the stream or its group was deleted).
+
+    Redis 6.2 wraps the errors of scripts (``Error running script ...: NOGROUP ...``).
+    """
+    return isinstance(exc, redis.ResponseError) and "NOGROUP" in str(exc)
 
 
 def command_error(exc: redis.ResponseError, url: str, doing: str) -> BrokerProtocolError:

@@ -22,6 +22,7 @@ from proxyflow.testing import (
     AsyncPubSub,
     PublisherSubscriberContract,
     PubSub,
+    WorkSharingContract,
 )
 
 ACK_WAIT = 1.0
@@ -62,6 +63,16 @@ class TestWorkSharingContract(PublisherSubscriberContract):
     def pubsub(self, redis_url: str, prefix: str) -> Iterator[PubSub]:
         objects = _Objects(redis_url, prefix, shared_group=True)
         yield PubSub(objects.publisher(), objects.subscribe)
+        objects.close()
+
+
+class TestRosterContract(WorkSharingContract):
+    """The producers' roster, shared by every subscriber of the group."""
+
+    @pytest.fixture
+    def pubsub(self, redis_url: str, prefix: str) -> Iterator[PubSub]:
+        objects = _Objects(redis_url, prefix, shared_group=True)
+        yield PubSub(objects.publisher(max_unconfirmed=16), objects.subscribe)
         objects.close()
 
 

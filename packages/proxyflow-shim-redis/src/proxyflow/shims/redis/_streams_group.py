@@ -24,7 +24,6 @@ from proxyflow.shims.redis._streams_commands import (
     read_entries,
     settle_call,
 )
-from proxyflow.shims.redis._streams_roster import RosterKeys, roster_from_sets
 from proxyflow.shims.redis._streams_scripts import (
     CLAIM,
     RELEASE,
@@ -46,8 +45,9 @@ from proxyflow.shims.redis._streams_state import (
     plan,
     triage,
 )
-from proxyflow.shims.redis.connection import REDIS_ERRORS, translate_errors
+from proxyflow.shims.redis.connection import CONNECTION_ERRORS, REDIS_ERRORS
 from proxyflow.shims.redis.exceptions import BrokerConnectionError
+from proxyflow.shims.redis.roster import parse_roster, roster_key
 from proxyflow.shims.redis.stream_delivery import RedisStreamDelivery
 from proxyflow.shims.redis.stream_keys import REASON_TRIMMED, RELEASED_CONSUMER
 
@@ -92,7 +92,7 @@ class GroupReader:
     def create_groups(self, start: str) -> None:
         for key in self._keys:
             doing = f"creating group {self._settings.group!r} on {key!r}"
-            with translate_errors(self._url, doing):
+            with streams_errors(self._url, doing):
                 try:
                     self._client.xgroup_create(key, self._settings.group, id=start, mkstream=True)
                 except redis.ResponseError as exc:
@@ -115,13 +115,15 @@ class GroupReader:
             log.warning("%s: group missing (stream deleted?), created again", self._describe)
             self.create_groups("0")
             return None
-        except REDIS_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             safe = redact_url(self._url)
             raise BrokerConnectionError(
                 f"Redis at {safe}: the {self._describe} lost its connection: {exc}; "
                 "the next call connects again (entries not acknowledged stay pending)",
                 safe,
             ) from exc
+        except REDIS_ERRORS as exc:
+            raise command_error(exc, self._url, f"reading {list(self._settings.topics)}") from exc
         if entry is None:
             return None
         delivery = RedisStreamDelivery(entry, self)
@@ -263,10 +265,7 @@ class GroupReader:
 
     def roster(self, topic: str) -> Roster:
         """Return the producers that joined and left ``topic``."""
-        sets = RosterKeys.of(self._settings.keys.key(topic))
+        key = roster_key(self._settings.keys.key(topic))
         with streams_errors(self._url, f"reading the roster of {topic!r}"):
-            pipe = self._client.pipeline(transaction=True)
-            pipe.smembers(sets.joined)
-            pipe.smembers(sets.left)
-            joined, left = pipe.execute()
-        return roster_from_sets(joined, left)
+            fields = self._client.hkeys(key)
+        return parse_roster(fields)  # type: ignore[arg-type]  # bytes: no decode_responses

@@ -10,8 +10,8 @@ from typing import Any
 import redis
 
 from proxyflow.api import redact_url
-from proxyflow.shims.redis.connection import translate_errors
-from proxyflow.shims.redis.exceptions import BrokerProtocolError, StreamsUnsupportedError
+from proxyflow.shims.redis.connection import REDIS_ERRORS, broker_error
+from proxyflow.shims.redis.exceptions import RedisShimError, StreamsUnsupportedError
 
 __all__ = [
     "CLAIM_VERSION",
@@ -68,24 +68,33 @@ def is_missing_group(exc: BaseException) -> bool:
     return isinstance(exc, redis.ResponseError) and "NOGROUP" in str(exc)
 
 
-def command_error(exc: redis.ResponseError, url: str, doing: str) -> BrokerProtocolError:
-    """Translate an error reply of Redis into the shim's error."""
-    safe = redact_url(url)
-    text = str(exc)
-    if "unknown command" in text.lower() or "unknown redis command" in text.lower():
+def command_error(exc: BaseException, url: str, doing: str) -> RedisShimError:
+    """Return the shim's error for an exception of redis-py raised by a Streams command.
+
+    A command the server does not know means a server too old for the shim
+    ([`StreamsUnsupportedError`][proxyflow.shims.redis.StreamsUnsupportedError]);
+    anything else is what
+    [`broker_error`][proxyflow.shims.redis.connection.broker_error] says.
+    """
+    text = str(exc).lower()
+    if isinstance(exc, redis.ResponseError) and (
+        "unknown command" in text or "unknown redis command" in text
+    ):
+        safe = redact_url(url)
         return StreamsUnsupportedError(
             f"Redis at {safe}: {doing} failed, the server does not know the command "
-            f"({text}); the Streams shim needs Redis 6.2 or later",
+            f"({exc}); the Streams shim needs Redis 6.2 or later",
             safe,
         )
-    return BrokerProtocolError(f"Redis at {safe}: {doing} failed: {text}", safe)
+    return broker_error(exc, url, doing)
 
 
 @contextlib.contextmanager
 def streams_errors(url: str, doing: str) -> Iterator[None]:
-    """Translate redis-py's errors raised in the block (connection errors and error replies)."""
-    with translate_errors(url, doing):
-        try:
-            yield
-        except redis.ResponseError as exc:
-            raise command_error(exc, url, doing) from exc
+    """Raise the shim's error (see `command_error`) for a redis-py error raised in the block."""
+    try:
+        yield
+    except RedisShimError:
+        raise
+    except REDIS_ERRORS as exc:
+        raise command_error(exc, url, doing) from exc

@@ -9,7 +9,6 @@ import redis
 import redis.asyncio
 
 from proxyflow.api import Message, as_message, redact_url
-from proxyflow.shims.redis._streams_roster import RosterKeys, check_producer_id
 from proxyflow.shims.redis._streams_server import TRIM_REPORT_VERSION, check_version
 from proxyflow.shims.redis.connection import open_async_client, translate_errors
 from proxyflow.shims.redis.exceptions import (
@@ -17,6 +16,7 @@ from proxyflow.shims.redis.exceptions import (
     PublishRejectedError,
     StreamTrimmedError,
 )
+from proxyflow.shims.redis.roster import JOINED, LEFT, check_producer_id, roster_key
 from proxyflow.shims.redis.stream_keys import DEFAULT_STREAM_PREFIX, MESSAGE_FIELD, StreamKeys
 from proxyflow.shims.redis.stream_publisher import log
 from proxyflow.shims.redis.stream_trim import (
@@ -110,7 +110,10 @@ class AsyncRedisStreamPublisher:
             try:
                 if self._maxlen is not None:
                     with translate_errors(self._url, "reading the server version"):
-                        info: dict[str, Any] = await client.info("server")
+                        try:
+                            info: dict[str, Any] | None = await client.info("server")
+                        except redis.ResponseError:  # INFO refused by an ACL: no verdict
+                            info = None
                     check_version(info, TRIM_REPORT_VERSION, "a stream length cap", self._url)
             except BaseException:
                 await client.aclose()
@@ -131,7 +134,8 @@ class AsyncRedisStreamPublisher:
 
         Raises:
             PublisherClosedError: if the publisher was closed.
-            PublishRejectedError: if Redis rejected the message.
+            PublishRejectedError: if Redis rejected the message (`BrokerFullError`
+                at ``maxmemory``, `BrokerAuthenticationError` for an ACL denial).
             BrokerConnectionError: if Redis cannot be reached (the message may
                 or may not be stored).
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
@@ -141,18 +145,11 @@ class AsyncRedisStreamPublisher:
         payload = as_message(message)
         client = await self._connected()
         key = self._keys.key(topic)
-        with translate_errors(self._url, f"adding to {topic!r}"):
-            try:
-                if self._maxlen is None:
-                    await client.xadd(key, {MESSAGE_FIELD: payload})
-                    return
-                reply = await client.eval(
-                    ADD_CAPPED, 1, key, str(self._maxlen), MESSAGE_FIELD, payload
-                )
-            except redis.ResponseError as exc:
-                raise PublishRejectedError(
-                    f"Redis at {self.url} rejected a message: {exc}"
-                ) from exc
+        with translate_errors(self._url, f"adding to {topic!r}", PublishRejectedError):
+            if self._maxlen is None:
+                await client.xadd(key, {MESSAGE_FIELD: payload})
+                return
+            reply = await client.eval(ADD_CAPPED, 1, key, str(self._maxlen), MESSAGE_FIELD, payload)
         _, reports = parse_capped_reply(reply, self._keys.prefix)
         if reports:
             log.warning(
@@ -179,26 +176,32 @@ class AsyncRedisStreamPublisher:
 
     async def join(self, topic: str, producer_id: bytes) -> None:
         """Record that ``producer_id`` publishes on ``topic`` (idempotent)."""
-        await self._roster("joined", topic, producer_id)
+        await self._record(topic, JOINED, producer_id, "joining")
 
     async def leave(self, topic: str, producer_id: bytes) -> None:
         """Record that ``producer_id`` sent its last message on ``topic``.
 
         Call it after the producer's sends returned (each is confirmed).
         """
-        await self._roster("left", topic, producer_id)
+        await self._record(topic, LEFT, producer_id, "leaving")
 
-    async def _roster(self, which: str, topic: str, producer_id: bytes) -> None:
-        member = check_producer_id(producer_id)
+    async def clear_roster(self, topic: str) -> None:
+        """Forget every producer of ``topic``: do it before reusing a finished topic's name."""
+        client = await self._connected()
+        with translate_errors(self._url, f"clearing the roster of {topic!r}"):
+            await client.delete(self._roster_key(topic))
+
+    def _roster_key(self, topic: str) -> str:
         if not isinstance(topic, str):
             raise TypeError(f"topic must be a string, not {type(topic).__name__}")
+        return roster_key(self._keys.key(topic))
+
+    async def _record(self, topic: str, kind: bytes, producer_id: bytes, doing: str) -> None:
+        field = kind + check_producer_id(producer_id)
+        key = self._roster_key(topic)
         client = await self._connected()
-        sets = RosterKeys.of(self._keys.key(topic))
-        with translate_errors(self._url, f"recording that a producer {which} {topic!r}"):
-            try:
-                await client.sadd(getattr(sets, which), member)
-            except redis.ResponseError as exc:
-                raise PublishRejectedError(f"Redis at {self.url} refused: {exc}") from exc
+        with translate_errors(self._url, f"{doing} the roster of {topic!r}"):
+            await client.hset(key, field, b"1")
 
     async def close(self) -> None:
         """Close the connections; idempotent. Later sends raise `PublisherClosedError`.

@@ -160,7 +160,8 @@ class AsyncRedisStreamSubscriber:
             SubscriberClosedError: if the subscriber was closed.
             BrokerConnectionError: if the server does not answer.
             StreamsUnsupportedError: if the server is older than Redis 6.2.
-            BrokerProtocolError: if Redis refuses to create a group.
+            BrokerProtocolError: if Redis refuses to create a group
+                (`BrokerAuthenticationError` for an ACL denial).
         """
         if self._closed:
             raise SubscriberClosedError(f"the {self._describe()} is closed")

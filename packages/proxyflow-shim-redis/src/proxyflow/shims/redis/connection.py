@@ -241,7 +241,8 @@ async def open_async_client(
 
     Raises:
         InvalidBrokerURLError: if redis-py rejects the URL.
-        BrokerConnectionError: if the server does not answer within the timeouts.
+        RedisShimError: the error `broker_error` gives for a server that
+            cannot be used (unreachable, password, database, not Redis).
     """
     try:
         client = redis.asyncio.Redis.from_url(

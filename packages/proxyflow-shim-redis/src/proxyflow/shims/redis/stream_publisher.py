@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
+
 from proxyflow.api import Message, redact_url
 from proxyflow.shims.redis._base import _RedisPublisherBase
-from proxyflow.shims.redis._streams_roster import RosterKeys, check_producer_id
 from proxyflow.shims.redis._streams_server import TRIM_REPORT_VERSION, check_version
 from proxyflow.shims.redis.connection import translate_errors
 from proxyflow.shims.redis.exceptions import PublisherClosedError, StreamTrimmedError
+from proxyflow.shims.redis.roster import JOINED, LEFT, check_producer_id, roster_key
 from proxyflow.shims.redis.stream_keys import DEFAULT_STREAM_PREFIX, MESSAGE_FIELD, StreamKeys
 from proxyflow.shims.redis.stream_trim import (
     ADD_CAPPED,
@@ -41,13 +43,17 @@ class RedisStreamPublisher(_RedisPublisherBase):
       sends, by [`flush`][proxyflow.shims.redis.stream_publisher.RedisStreamPublisher.flush]
       and by [`close`][proxyflow.shims.redis.stream_publisher.RedisStreamPublisher.close].
       Streams are unbounded unless capped, so a send never waits for room.
-    * **Honest sends**: an add Redis refuses (an ACL rule, a key of another
-      type, ``maxmemory``) raises
-      [`PublishRejectedError`][proxyflow.shims.redis.PublishRejectedError];
-      a connection lost before adds were confirmed raises
+    * **Honest sends**: an add Redis refuses raises the shim's error for it
+      ([`PublishRejectedError`][proxyflow.shims.redis.PublishRejectedError]
+      for a key of another type,
+      [`BrokerFullError`][proxyflow.shims.redis.BrokerFullError] at
+      ``maxmemory``,
+      [`BrokerAuthenticationError`][proxyflow.shims.redis.BrokerAuthenticationError]
+      for an ACL denial); a connection lost before adds were confirmed raises
       [`BrokerConnectionError`][proxyflow.shims.redis.BrokerConnectionError]
-      naming how many may be missing (at most ``max_unconfirmed``). The
-      publisher never retries by itself: a retried add could store a message twice.
+      naming how many may be missing (at most ``max_unconfirmed``), and the
+      next call reconnects. The publisher never retries a send by itself: a
+      retried add could store a message twice.
     * **Multi-producer**: any number of publishers may add to a topic; one
       publisher may be shared by threads.
     * **Multi-consumer**: decided by the subscribers' consumer groups (see
@@ -115,7 +121,10 @@ class RedisStreamPublisher(_RedisPublisherBase):
         if maxlen is not None:
             try:
                 with translate_errors(url, "reading the server version"):
-                    info: dict[str, Any] = self._client.info("server")
+                    try:
+                        info: dict[str, Any] | None = self._client.info("server")
+                    except redis.ResponseError:  # INFO refused by an ACL: no verdict
+                        info = None
                 check_version(info, TRIM_REPORT_VERSION, "a stream length cap (maxlen)", url)
             except BaseException:
                 self._closed = True
@@ -155,25 +164,14 @@ class RedisStreamPublisher(_RedisPublisherBase):
         key = self._keys.key(topic)
         doing = f"adding to {topic!r}"
         if self._maxlen is None:
-            self._send(doing, "XADD", key, "*", MESSAGE_FIELD, payload)
+            self._send(topic, doing, "XADD", key, "*", MESSAGE_FIELD, payload)
         else:
             self._send(
-                doing, "EVAL", ADD_CAPPED, "1", key, str(self._maxlen), MESSAGE_FIELD, payload
-            )
+                topic, doing, "EVAL", ADD_CAPPED, "1", key, str(self._maxlen), MESSAGE_FIELD,
+                payload,
+            )  # fmt: skip
 
-    def _send(self, doing: str, *command: str | bytes | memoryview) -> None:
-        waiting = self._unconfirmed
-        try:
-            super()._send(doing, *command)
-        except ConnectionError as exc:
-            if waiting:
-                exc.args = (
-                    f"{exc.args[0]}; up to {waiting + 1} messages sent since the last "
-                    "confirmation may not be stored",
-                )
-            raise
-
-    def _confirmed(self, reply: Any) -> None:
+    def _confirmed(self, topic: str, reply: Any) -> None:
         if self._maxlen is None:
             return
         _, reports = parse_capped_reply(reply, self._keys.prefix)
@@ -209,34 +207,42 @@ class RedisStreamPublisher(_RedisPublisherBase):
     def join(self, topic: str, producer_id: bytes) -> None:
         """Record that ``producer_id`` publishes on ``topic`` (``WorkSharingPublisher``).
 
-        Idempotent.
+        Idempotent; call it before the producer's first message. The roster is
+        the hash ``proxyflow:roster:<stream key>``, as for the list queues (see
+        [`roster`][proxyflow.shims.redis.roster]).
 
         Raises:
             PublisherClosedError: if the publisher was closed.
-            ValueError: if ``producer_id`` is not non-empty bytes.
+            BrokerConnectionError: if Redis cannot be reached.
+            TypeError: if ``topic`` is not a string or ``producer_id`` not bytes.
+            ValueError: if ``producer_id`` is empty.
         """
-        self._roster("joined", topic, producer_id)
+        self._record(topic, JOINED, producer_id, "joining")
 
     def leave(self, topic: str, producer_id: bytes) -> None:
         """Record that ``producer_id`` sent its last message on ``topic``, once all are stored.
 
-        Every earlier send is confirmed first; if one was rejected, the error
-        is raised and the producer is not recorded as gone.
+        Every earlier send is confirmed first; if one was refused, the error
+        is raised and nothing is recorded, so a roster never says a producer
+        is done while one of its messages is missing.
         """
-        self._roster("left", topic, producer_id)
+        self._record(topic, LEFT, producer_id, "leaving")
 
-    def _roster(self, which: str, topic: str, producer_id: bytes) -> None:
-        member = check_producer_id(producer_id)
+    def clear_roster(self, topic: str) -> None:
+        """Forget every producer of ``topic``: do it before reusing a finished topic's name."""
+        self._call(f"clearing the roster of {topic!r}", "DEL", self._roster_key(topic))
+
+    def _roster_key(self, topic: str) -> str:
         if self._closed:
-            raise PublisherClosedError(f"{which} on a closed {self._label}")
+            raise PublisherClosedError(f"roster change on a closed {self._label}")
         if not isinstance(topic, str):
             raise TypeError(f"topic must be a string, not {type(topic).__name__}")
-        sets = RosterKeys.of(self._keys.key(topic))
-        super().flush()  # every message first: a leave follows all of them
-        self._send(
-            f"recording that a producer {which} {topic!r}", "SADD", getattr(sets, which), member
-        )
-        super().flush()
+        return roster_key(self._keys.key(topic))
+
+    def _record(self, topic: str, kind: bytes, producer_id: bytes, doing: str) -> None:
+        key = self._roster_key(topic)
+        field = kind + check_producer_id(producer_id)
+        self._call(f"{doing} the roster of {topic!r}", "HSET", key, field, b"1")
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -128,7 +128,7 @@ class RedisStreamSubscriber(_RedisEndpoint, Closeable):
         BrokerConnectionError: if the server does not answer.
         StreamsUnsupportedError: if the server is older than Redis 6.2.
         BrokerProtocolError: if Redis refuses to create the group (a key of
-            another type, an ACL rule).
+            another type); `BrokerAuthenticationError` for an ACL denial.
         ValueError: for an option out of range, no topic, or a dead-letter
             topic that is also read.
 

@@ -109,9 +109,11 @@ def test_nats_fixture_skips_without_a_server_unless_required(
         """
     )
     monkeypatch.delenv("PROXYFLOW_REQUIRE_NATS", raising=False)  # CI sets it
-    skipped = pytester.runpytest_inprocess("-q", "-rs")
+    # -p no:randomly: pytest-randomly imports numpy inside the run, and pytester
+    # would then drop it from sys.modules (numpy cannot be imported twice).
+    skipped = pytester.runpytest_inprocess("-q", "-rs", "-p", "no:randomly")
     skipped.assert_outcomes(skipped=1)
     skipped.stdout.fnmatch_lines(["*no NATS server available*"])
     monkeypatch.setenv("PROXYFLOW_REQUIRE_NATS", "1")
-    required = pytester.runpytest_inprocess("-q")
+    required = pytester.runpytest_inprocess("-q", "-p", "no:randomly")
     required.assert_outcomes(errors=1)

@@ -1,6 +1,6 @@
-"""proxyflow broker shim for Redis: pub/sub channels and list-based work queues.
+"""proxyflow broker shim for Redis: pub/sub channels, list-based work queues and Streams.
 
-Two pairs satisfy the ``Publisher``/``Subscriber`` protocols of
+Three pairs satisfy the ``Publisher``/``Subscriber`` protocols of
 ``proxyflow.api`` (the only proxyflow package the shim imports):
 
 * [`RedisPublisher`][proxyflow.shims.redis.pubsub.RedisPublisher] /
@@ -12,7 +12,15 @@ Two pairs satisfy the ``Publisher``/``Subscriber`` protocols of
   [`RedisQueueSubscriber`][proxyflow.shims.redis.queue.RedisQueueSubscriber]:
   ``RPUSH``/``BLPOP`` on one list per topic, each message to exactly one
   consumer, kept until read (at most once: not across a restart without
-  persistence), with the producers' roster of each topic.
+  persistence, nor when a consumer dies), with the producers' roster of each topic;
+* [`RedisStreamPublisher`][proxyflow.shims.redis.stream_publisher.RedisStreamPublisher] /
+  [`RedisStreamSubscriber`][proxyflow.shims.redis.stream_subscriber.RedisStreamSubscriber]:
+  ``XADD``/``XREADGROUP`` on one stream per topic, consumer groups, and
+  acknowledgements (``AckingSubscriber``): at least once, with redelivery of
+  what a dead consumer held and dead letters. Their asyncio forms,
+  ``AsyncRedisStreamPublisher`` and ``AsyncRedisStreamSubscriber``, live in
+  [`async_stream_publisher`][proxyflow.shims.redis.async_stream_publisher] and
+  [`async_stream_subscriber`][proxyflow.shims.redis.async_stream_subscriber].
 
 Connections speak RESP2 on purpose (redis-py 8 defaults to RESP3, whose pub/sub
 path is slower for large messages; see
@@ -33,16 +41,21 @@ from __future__ import annotations
 
 from proxyflow.api import redact_url as _redact_url
 from proxyflow.shims.redis.__about__ import __version__
+from proxyflow.shims.redis.async_stream_publisher import AsyncRedisStreamPublisher
+from proxyflow.shims.redis.async_stream_subscriber import AsyncRedisStreamSubscriber
 from proxyflow.shims.redis.exceptions import (
     BrokerAuthenticationError,
     BrokerConnectionError,
     BrokerFullError,
     BrokerProtocolError,
+    DeliveryReleasedError,
     InvalidBrokerURLError,
     MessageNotReceivedError,
     PublisherClosedError,
     PublishRejectedError,
     RedisShimError,
+    StreamsUnsupportedError,
+    StreamTrimmedError,
     SubscriberClosedError,
     SubscriberTimeoutError,
 )
@@ -53,14 +66,25 @@ from proxyflow.shims.redis.queue import (
     RedisQueueSubscriber,
 )
 from proxyflow.shims.redis.roster import ROSTER_PREFIX
+from proxyflow.shims.redis.stream_delivery import AsyncRedisStreamDelivery, RedisStreamDelivery
+from proxyflow.shims.redis.stream_keys import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_STREAM_PREFIX
+from proxyflow.shims.redis.stream_publisher import RedisStreamPublisher
+from proxyflow.shims.redis.stream_subscriber import RedisStreamSubscriber
+from proxyflow.shims.redis.stream_trim import TrimReport
 
 __all__ = [
+    "DEFAULT_DEAD_LETTER_TOPIC",
     "DEFAULT_QUEUE_PREFIX",
+    "DEFAULT_STREAM_PREFIX",
     "ROSTER_PREFIX",
+    "AsyncRedisStreamDelivery",
+    "AsyncRedisStreamPublisher",
+    "AsyncRedisStreamSubscriber",
     "BrokerAuthenticationError",
     "BrokerConnectionError",
     "BrokerFullError",
     "BrokerProtocolError",
+    "DeliveryReleasedError",
     "InvalidBrokerURLError",
     "MessageNotReceivedError",
     "PublishRejectedError",
@@ -69,9 +93,15 @@ __all__ = [
     "RedisQueuePublisher",
     "RedisQueueSubscriber",
     "RedisShimError",
+    "RedisStreamDelivery",
+    "RedisStreamPublisher",
+    "RedisStreamSubscriber",
     "RedisSubscriber",
+    "StreamTrimmedError",
+    "StreamsUnsupportedError",
     "SubscriberClosedError",
     "SubscriberTimeoutError",
+    "TrimReport",
     "__version__",
     "redact_url",
 ]

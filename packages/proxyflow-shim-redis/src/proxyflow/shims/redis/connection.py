@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
+import redis.asyncio
+import redis.asyncio.retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -40,6 +42,7 @@ __all__ = [
     "REDIS_ERRORS",
     "broker_error",
     "dedicated_connection",
+    "open_async_client",
     "open_client",
     "translate_errors",
 ]
@@ -226,3 +229,35 @@ def dedicated_connection(client: redis.Redis, url: str) -> Any:
     args: tuple[str, ...] = ("PING",) if needs_name else ()
     with translate_errors(url, "connecting"):
         return pool.get_connection(*args)
+
+
+async def open_async_client(
+    url: str, *, socket_timeout: float | None, connect_timeout: float | None
+) -> redis.asyncio.Redis:
+    """The asyncio form of [`open_client`][proxyflow.shims.redis.connection.open_client].
+
+    Creates a RESP2 ``redis.asyncio`` client without retries and checks that
+    the server answers ``PING``.
+
+    Raises:
+        InvalidBrokerURLError: if redis-py rejects the URL.
+        RedisShimError: the error `broker_error` gives for a server that
+            cannot be used (unreachable, password, database, not Redis).
+    """
+    try:
+        client = redis.asyncio.Redis.from_url(
+            url,
+            protocol=2,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
+        )
+    except ValueError as exc:
+        raise InvalidBrokerURLError(f"not a Redis URL: {redact_url(url)} ({exc})") from None
+    try:
+        with translate_errors(url, "connecting"):
+            await client.ping()
+    except BaseException:
+        await client.aclose()
+        raise
+    return client

@@ -26,11 +26,16 @@ ProxyflowError
       ├── SubscriberTimeoutError     (TimeoutError)  no message within the timeout
       ├── SubscriberClosedError      (EOFError)      the subscriber was closed
       ├── PublisherClosedError       (RuntimeError)  send on a closed publisher
-      └── InvalidBrokerURLError      (ValueError)    not a redis:// / rediss:// / unix:// URL
+      ├── InvalidBrokerURLError      (ValueError)    not a redis:// / rediss:// / unix:// URL
+      ├── StreamsUnsupportedError    (BrokerProtocolError)  server too old for the Streams shim
+      ├── StreamTrimmedError         (BackendFullError)  a length cap removed unfinished entries
+      └── DeliveryReleasedError      (ConnectionError)   settling after close() gave it back
 ```
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from proxyflow.api import (
     BackendAuthenticationError,
@@ -40,16 +45,22 @@ from proxyflow.api import (
     ProxyflowError,
 )
 
+if TYPE_CHECKING:
+    from proxyflow.shims.redis.stream_trim import TrimReport
+
 __all__ = [
     "BrokerAuthenticationError",
     "BrokerConnectionError",
     "BrokerFullError",
     "BrokerProtocolError",
+    "DeliveryReleasedError",
     "InvalidBrokerURLError",
     "MessageNotReceivedError",
     "PublishRejectedError",
     "PublisherClosedError",
     "RedisShimError",
+    "StreamTrimmedError",
+    "StreamsUnsupportedError",
     "SubscriberClosedError",
     "SubscriberTimeoutError",
 ]
@@ -156,3 +167,45 @@ class PublisherClosedError(RedisShimError, RuntimeError):
 
 class InvalidBrokerURLError(RedisShimError, ValueError):
     """The URL is not one redis-py understands (``redis://``, ``rediss://``, ``unix://``)."""
+
+
+class StreamsUnsupportedError(BrokerProtocolError):
+    """The server lacks a Redis Streams command the shim needs.
+
+    ``RedisStreamSubscriber`` needs Redis 6.2 or later (``XAUTOCLAIM``); a
+    ``RedisStreamPublisher`` with a length cap needs 7.0 (the consumer groups'
+    read counters, to report trimmed entries). The message names the server's
+    version.
+    """
+
+
+class StreamTrimmedError(_ServerError, BackendFullError):
+    """A stream's length cap (``maxlen``) removed entries a consumer group had not finished.
+
+    Raised by ``RedisStreamPublisher.flush()`` and ``close()`` after the
+    publisher's own adds trimmed entries that a group had not read, or had
+    read but not acknowledged. The messages were stored once and are gone
+    now: the loss is reported, never repaired.
+
+    Args:
+        message: What was lost, per topic and group.
+        url: The redacted URL of the server.
+        reports: The [`TrimReport`][proxyflow.shims.redis.stream_trim.TrimReport]s.
+
+    Attributes:
+        reports: One [`TrimReport`][proxyflow.shims.redis.stream_trim.TrimReport]
+            per trim that removed entries of a group.
+    """
+
+    def __init__(self, message: str, url: str, reports: tuple[TrimReport, ...]) -> None:
+        super().__init__(message, url)
+        self.reports = reports
+
+
+class DeliveryReleasedError(RedisShimError, ConnectionError):
+    """A delivery was acknowledged or rejected after its subscriber's ``close()``.
+
+    ``close()`` gives every unsettled delivery back to the consumer group, which
+    hands it out again: the acknowledgement came too late, and the message
+    will be delivered again (at-least-once).
+    """

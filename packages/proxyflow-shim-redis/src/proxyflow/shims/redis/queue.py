@@ -1,4 +1,13 @@
-"""Redis lists as work queues: each message to exactly one consumer, kept until read."""
+"""Redis lists as work queues: each message to exactly one consumer, kept until read.
+
+Delivery is **at most once**: ``BLPOP`` removes a message from its list as it
+hands it out, so a consumer that dies with messages it took loses them. Use
+the Redis Streams classes
+([`RedisStreamPublisher`][proxyflow.shims.redis.stream_publisher.RedisStreamPublisher] /
+[`RedisStreamSubscriber`][proxyflow.shims.redis.stream_subscriber.RedisStreamSubscriber])
+when every message must be handled: they keep a message until it is
+acknowledged and hand out again what a dead consumer held.
+"""
 
 from __future__ import annotations
 
@@ -251,6 +260,8 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
       it cannot tell what was lost (after a Redis restart without
       persistence, the whole backlog and the rosters are gone). A message
       handed out is gone from Redis even if the consumer dies before using it.
+      For at-least-once delivery use
+      [`RedisStreamSubscriber`][proxyflow.shims.redis.stream_subscriber.RedisStreamSubscriber].
     * **close()**: closes the connection; then
       [`next_message`][proxyflow.shims.redis.queue.RedisQueueSubscriber.next_message]
       raises `EOFError` and iteration stops. From another thread while one

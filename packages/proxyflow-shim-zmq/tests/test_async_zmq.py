@@ -45,14 +45,15 @@ def run(body: Callable[[], Awaitable[T]]) -> T:
 
 @asynccontextmanager
 async def pair(
-    topics: str | list[str] = "t", **publisher_options: Any
+    topics: str | list[str] = "t", rcvhwm: int = 1000, **publisher_options: Any
 ) -> AsyncIterator[tuple[AsyncZeroMQPublisher, AsyncZeroMQSubscriber]]:
     """A publisher and one subscriber of ``topics`` whose subscription has arrived."""
-    async with AsyncZeroMQPublisher("tcp://127.0.0.1:*", **publisher_options) as publisher:
-        rcvhwm = 10 if publisher_options.get("sndhwm") == 10 else 1000
-        async with AsyncZeroMQSubscriber(publisher.address, topics, rcvhwm=rcvhwm) as subscriber:
-            await publisher.wait_for_subscribers(1, topics)
-            yield publisher, subscriber
+    async with (
+        AsyncZeroMQPublisher("tcp://127.0.0.1:*", **publisher_options) as publisher,
+        AsyncZeroMQSubscriber(publisher.address, topics, rcvhwm=rcvhwm) as subscriber,
+    ):
+        await publisher.wait_for_subscribers(1, topics)
+        yield publisher, subscriber
 
 
 def numbered(index: int, size: int) -> bytes:
@@ -172,7 +173,8 @@ def test_large_messages_travel_without_copies() -> None:
 
 def test_a_stalled_subscriber_blocks_the_sender_not_the_loop_and_loses_nothing() -> None:
     async def body() -> None:
-        async with pair(sndhwm=10, send_timeout=0.3, linger=0) as (publisher, subscriber):
+        stalled = pair(rcvhwm=10, sndhwm=10, send_timeout=0.3, linger=0)
+        async with stalled as (publisher, subscriber):
             ticks = 0
             stop = asyncio.Event()
 
@@ -213,7 +215,7 @@ def test_a_stalled_subscriber_blocks_the_sender_not_the_loop_and_loses_nothing()
 
 def test_on_full_drop_loses_messages_for_a_stalled_subscriber() -> None:
     async def body() -> list[int]:
-        async with pair(sndhwm=10, on_full="drop", linger=0) as (publisher, subscriber):
+        async with pair(rcvhwm=10, sndhwm=10, on_full="drop", linger=0) as (publisher, subscriber):
             for index in range(2000):  # never waits, never raises
                 await publisher.send_message("t", numbered(index, BIG))
             return await drain(subscriber)
@@ -225,7 +227,7 @@ def test_on_full_drop_loses_messages_for_a_stalled_subscriber() -> None:
 
 def test_close_from_another_task_ends_a_blocked_send() -> None:
     async def body() -> None:
-        async with pair(sndhwm=1, send_timeout=None, linger=0) as (publisher, _):
+        async with pair(rcvhwm=1, sndhwm=1, send_timeout=None, linger=0) as (publisher, _):
 
             async def flood() -> None:
                 for index in range(100_000):
@@ -248,7 +250,7 @@ def test_sends_from_several_tasks_are_never_interleaved() -> None:
     """Four tasks send through a full queue; each task's messages arrive whole and in order."""
 
     async def body() -> dict[int, list[int]]:
-        async with pair(sndhwm=10, linger=0) as (publisher, subscriber):
+        async with pair(rcvhwm=10, sndhwm=10, linger=0) as (publisher, subscriber):
 
             async def send(task: int) -> None:
                 for index in range(300):

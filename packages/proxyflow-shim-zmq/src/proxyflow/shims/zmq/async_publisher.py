@@ -47,8 +47,8 @@ class AsyncZeroMQPublisher(PublisherCore[zmq.asyncio.Socket], AsyncCloseable):
       subscriber's queue full waits for room **on the event loop** (other
       tasks run meanwhile), at most ``send_timeout`` seconds, then raises
       [`PublishTimeoutError`][proxyflow.shims.zmq.PublishTimeoutError] (the
-      message reached no subscriber). Sends from other tasks queue behind a
-      waiting one, in order. With ``on_full="drop"`` a send never waits:
+      message reached no subscriber). Sends from other tasks that find one
+      waiting wait their turn behind it. With ``on_full="drop"`` a send never waits:
       ZeroMQ drops the messages for a slow subscriber.
     * **Multi-producer**: one bound publisher per address; any number of tasks
       of its event loop may send.

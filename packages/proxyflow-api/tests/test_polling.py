@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from proxyflow.api import Closeable, PollingSubscriber, normalise_topics
+from proxyflow.api import CONFIGURED, Closeable, PollingSubscriber, normalise_topics, wait_time
 
 
 class _Closed(EOFError):
@@ -184,3 +184,15 @@ def test_late_message_is_returned_while_another_reader_holds_the_connection() ->
     assert len(errors) == 1
     assert isinstance(errors[0], _Closed)
     assert sub.released == [None]
+
+
+def test_wait_time_is_the_configured_timeout_by_default() -> None:
+    assert wait_time(CONFIGURED, 2.5) == 2.5
+    assert wait_time(CONFIGURED, None) is None
+    assert wait_time(None, 2.5) is None
+    assert wait_time(0, 2.5) == 0
+    assert wait_time(0.1, None) == 0.1
+    with pytest.raises(ValueError, match="timeout"):
+        wait_time(-1, 2.5)
+    with pytest.raises(ValueError, match="timeout"):
+        wait_time(float("nan"), None)

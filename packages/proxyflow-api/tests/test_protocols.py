@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
-from proxyflow.api import AckingSubscriber, Delivery, Publisher, Subscriber
+import pytest
+
+from proxyflow.api import (
+    AckingSubscriber,
+    AsyncCloseable,
+    AsyncPublisher,
+    AsyncSubscriber,
+    AsyncWorkSharingPublisher,
+    AsyncWorkSharingSubscriber,
+    Delivery,
+    Publisher,
+    Roster,
+    Subscriber,
+)
 
 
 class _Delivery:
@@ -61,8 +75,77 @@ def test_structural() -> None:
 
 
 def test_roster_complete() -> None:
-    from proxyflow.api import Roster
-
     assert not Roster(frozenset(), frozenset()).complete
     assert not Roster(frozenset({b"a", b"b"}), frozenset({b"a"})).complete
     assert Roster(frozenset({b"a"}), frozenset({b"a", b"z"})).complete
+
+
+class _AsyncPublisher:
+    async def send_message(self, topic: str, message: bytes) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+class _AsyncWorkSharingPublisher(_AsyncPublisher):
+    async def join(self, topic: str, producer_id: bytes) -> None:
+        pass
+
+    async def leave(self, topic: str, producer_id: bytes) -> None:
+        pass
+
+
+class _AsyncWorkSharingSubscriber:
+    topics = ("t",)
+
+    def __aiter__(self) -> _AsyncWorkSharingSubscriber:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return b"m"
+
+    async def next_message(self, timeout: float | None = None) -> bytes:
+        return b"m"
+
+    async def roster(self, topic: str) -> Roster:
+        return Roster(frozenset({b"p"}), frozenset({b"p"}))
+
+    async def close(self) -> None:
+        pass
+
+
+def test_async_work_sharing_structural() -> None:
+    assert isinstance(_AsyncWorkSharingPublisher(), AsyncWorkSharingPublisher)
+    assert isinstance(_AsyncWorkSharingPublisher(), AsyncPublisher)
+    assert not isinstance(_AsyncPublisher(), AsyncWorkSharingPublisher)
+    subscriber = _AsyncWorkSharingSubscriber()
+    assert isinstance(subscriber, AsyncWorkSharingSubscriber)
+    assert isinstance(subscriber, AsyncSubscriber)
+    assert not isinstance(_AsyncWorkSharingPublisher(), AsyncWorkSharingSubscriber)
+    assert asyncio.run(subscriber.roster("t")).complete
+
+
+def test_async_closeable_closes_on_exit_even_after_an_error() -> None:
+    class Resource(AsyncCloseable):
+        closes = 0
+
+        async def close(self) -> None:
+            self.closes += 1
+
+    async def use() -> Resource:
+        async with Resource() as resource:
+            assert resource.closes == 0
+            raise KeyError("inside")
+
+    with pytest.raises(KeyError):
+        asyncio.run(use())
+
+    async def plain() -> Resource:
+        async with Resource() as resource:
+            pass
+        return resource
+
+    assert asyncio.run(plain()).closes == 1
+    with pytest.raises(NotImplementedError):
+        asyncio.run(AsyncCloseable().close())

@@ -306,3 +306,54 @@ class WorkSharingSubscriber:
 
     def close(self) -> None:
         self._closed = True
+
+
+class AsyncWorkSharingPublisher:
+    """The asyncio form of ``WorkSharingPublisher``."""
+
+    def __init__(self, broker: WorkSharingBroker) -> None:
+        self._inner = WorkSharingPublisher(broker)
+
+    async def send_message(self, topic: str, message: Any) -> None:
+        self._inner.send_message(topic, message)
+
+    async def join(self, topic: str, producer_id: bytes) -> None:
+        self._inner.join(topic, producer_id)
+
+    async def leave(self, topic: str, producer_id: bytes) -> None:
+        self._inner.leave(topic, producer_id)
+
+    async def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncWorkSharingSubscriber:
+    """The asyncio form of ``WorkSharingSubscriber``; waits run in a worker thread."""
+
+    def __init__(self, broker: WorkSharingBroker, topics: Sequence[str]) -> None:
+        self._inner = WorkSharingSubscriber(broker, topics)
+        self._broker = broker
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return self._inner.topics
+
+    async def next_message(self, timeout: float | None = None) -> bytes:
+        import asyncio
+
+        return await asyncio.to_thread(self._inner.next_message, timeout)
+
+    async def roster(self, topic: str) -> Roster:
+        return self._inner.roster(topic)
+
+    def __aiter__(self) -> AsyncWorkSharingSubscriber:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.next_message()
+        except EOFError:
+            raise StopAsyncIteration from None
+
+    async def close(self) -> None:
+        self._inner.close()

@@ -11,6 +11,8 @@ import pytest
 from reference_impls import (
     AsyncFanOutPublisher,
     AsyncFanOutSubscriber,
+    AsyncWorkSharingPublisher,
+    AsyncWorkSharingSubscriber,
     DictConnector,
     FanOutBroker,
     MemoryPublisher,
@@ -23,6 +25,7 @@ from reference_impls import (
 from proxyflow.testing import (
     AsyncPublisherSubscriberContract,
     AsyncPubSub,
+    AsyncWorkSharingContract,
     ConnectorContract,
     PublisherSubscriberContract,
     PubSub,
@@ -82,3 +85,17 @@ class TestWorkSharingBroker(WorkSharingContract):
         return PubSub(
             WorkSharingPublisher(broker), lambda topics: WorkSharingSubscriber(broker, topics)
         )
+
+
+class TestAsyncWorkSharingBroker(AsyncWorkSharingContract):
+    @pytest.fixture
+    def async_pubsub(self) -> AsyncPubSub:
+        broker = WorkSharingBroker()
+
+        async def publisher() -> AsyncWorkSharingPublisher:
+            return AsyncWorkSharingPublisher(broker)
+
+        async def subscribe(topics: Any) -> AsyncWorkSharingSubscriber:
+            return AsyncWorkSharingSubscriber(broker, topics)
+
+        return AsyncPubSub(publisher, subscribe)

@@ -155,3 +155,81 @@ def test_worksharing_contract_catches_roster_records_sent_as_messages(
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) >= 1
     result.stdout.fnmatch_lines(["*test_roster_records_are_not_messages*"])
+
+
+def test_async_worksharing_contract_catches_a_roster_each_subscriber_keeps_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_async_lonely="""
+        import pytest
+        from reference_impls import (
+            AsyncWorkSharingPublisher,
+            AsyncWorkSharingSubscriber,
+            WorkSharingBroker,
+        )
+        from proxyflow.testing import AsyncPubSub, AsyncWorkSharingContract
+
+        class SnapshotSubscriber(AsyncWorkSharingSubscriber):
+            # Broken: reads the roster once, when it is first asked for.
+            seen = None
+
+            async def roster(self, topic):
+                if self.seen is None:
+                    self.seen = await super().roster(topic)
+                return self.seen
+
+        class TestAsyncLonely(AsyncWorkSharingContract):
+            @pytest.fixture
+            def async_pubsub(self):
+                broker = WorkSharingBroker()
+
+                async def publisher():
+                    return AsyncWorkSharingPublisher(broker)
+
+                async def subscribe(topics):
+                    return SnapshotSubscriber(broker, topics)
+
+                return AsyncPubSub(publisher, subscribe)
+        """
+    )
+    result = pytester.runpytest_inprocess("-q", "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 2
+    result.stdout.fnmatch_lines(["*test_join_and_leave_are_recorded_once*"])
+
+
+def test_async_worksharing_contract_catches_a_roster_that_is_not_a_coroutine(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_async_blocking="""
+        import pytest
+        from reference_impls import (
+            AsyncWorkSharingPublisher,
+            AsyncWorkSharingSubscriber,
+            WorkSharingBroker,
+        )
+        from proxyflow.testing import AsyncPubSub, AsyncWorkSharingContract
+
+        class BlockingRosterSubscriber(AsyncWorkSharingSubscriber):
+            # Broken: roster() is a plain method, which would block an event loop.
+            def roster(self, topic):
+                return self._inner.roster(topic)
+
+        class TestAsyncBlocking(AsyncWorkSharingContract):
+            @pytest.fixture
+            def async_pubsub(self):
+                broker = WorkSharingBroker()
+
+                async def publisher():
+                    return AsyncWorkSharingPublisher(broker)
+
+                async def subscribe(topics):
+                    return BlockingRosterSubscriber(broker, topics)
+
+                return AsyncPubSub(publisher, subscribe)
+        """
+    )
+    result = pytester.runpytest_inprocess("-q", "-p", "no:randomly")
+    result.stdout.fnmatch_lines(["*FAILED*test_roster_methods_are_coroutines*"])

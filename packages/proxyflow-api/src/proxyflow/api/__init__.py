@@ -12,8 +12,9 @@ third parties') import it, and nothing else of proxyflow, for:
   and the backend failures every plug-in reports the same way
   ([`BackendFullError`][proxyflow.api.exceptions.BackendFullError], ...);
 * small helpers with one home: [`redact_url`][proxyflow.api.urls.redact_url],
-  flat byte views ([`proxyflow.api.buffers`][proxyflow.api.buffers]), a
-  context-manager base ([`Closeable`][proxyflow.api.closing.Closeable]) and a
+  flat byte views ([`proxyflow.api.buffers`][proxyflow.api.buffers]),
+  context-manager bases ([`Closeable`][proxyflow.api.closing.Closeable],
+  [`AsyncCloseable`][proxyflow.api.closing.AsyncCloseable]) and a
   polling subscriber base ([`PollingSubscriber`][proxyflow.api.polling.PollingSubscriber]).
 
 Example:
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from proxyflow.api.__about__ import __version__
 from proxyflow.api.buffers import as_message, byte_view, flat_buffer, flat_buffers, nbytes
-from proxyflow.api.closing import Closeable
+from proxyflow.api.closing import AsyncCloseable, Closeable
 from proxyflow.api.exceptions import (
     BackendAuthenticationError,
     BackendError,
@@ -48,6 +49,7 @@ from proxyflow.api.polling import (
     PollingSubscriber,
     check_timeout,
     normalise_topics,
+    wait_time,
 )
 from proxyflow.api.protocols import (
     AckingSubscriber,
@@ -55,6 +57,8 @@ from proxyflow.api.protocols import (
     AsyncDelivery,
     AsyncPublisher,
     AsyncSubscriber,
+    AsyncWorkSharingPublisher,
+    AsyncWorkSharingSubscriber,
     BytesLike,
     Connector,
     CountingConnector,
@@ -76,9 +80,12 @@ __all__ = [
     "TOKEN_USERINFO_SCHEMES",
     "AckingSubscriber",
     "AsyncAckingSubscriber",
+    "AsyncCloseable",
     "AsyncDelivery",
     "AsyncPublisher",
     "AsyncSubscriber",
+    "AsyncWorkSharingPublisher",
+    "AsyncWorkSharingSubscriber",
     "BackendAuthenticationError",
     "BackendError",
     "BackendFullError",
@@ -111,4 +118,5 @@ __all__ = [
     "nbytes",
     "normalise_topics",
     "redact_url",
+    "wait_time",
 ]

@@ -10,7 +10,14 @@ from typing import ClassVar, Final, Generic, TypeVar
 
 from proxyflow.api.closing import Closeable
 
-__all__ = ["CONFIGURED", "Configured", "PollingSubscriber", "check_timeout", "normalise_topics"]
+__all__ = [
+    "CONFIGURED",
+    "Configured",
+    "PollingSubscriber",
+    "check_timeout",
+    "normalise_topics",
+    "wait_time",
+]
 
 M = TypeVar("M")
 
@@ -34,6 +41,26 @@ def check_timeout(timeout: float | None, name: str = "timeout") -> None:
     """Raise ``ValueError`` unless ``timeout`` is ``None`` or a number ``>= 0``."""
     if timeout is not None and not timeout >= 0:
         raise ValueError(f"{name} must be >= 0 or None, got {timeout!r}")
+
+
+def wait_time(timeout: float | Configured | None, configured: float | None) -> float | None:
+    """Return how long a ``next_message(timeout)`` call waits, in seconds (``None``: forever).
+
+    The one rule of every subscriber, sync or asyncio: ``CONFIGURED`` (the
+    default) means the ``timeout`` the subscriber was built with.
+
+    Args:
+        timeout: What the caller passed.
+        configured: The subscriber's own timeout.
+
+    Raises:
+        ValueError: if the result is negative.
+    """
+    if timeout is CONFIGURED:
+        return configured
+    if timeout is not None and not timeout >= 0:
+        check_timeout(timeout)  # raises ValueError
+    return timeout
 
 
 def normalise_topics(topics: str | Sequence[str], *, allow_empty: bool = False) -> tuple[str, ...]:
@@ -158,13 +185,8 @@ class PollingSubscriber(Closeable, Generic[M]):
             EOFError: (``closed_error``) if the subscriber is or gets closed.
             ValueError: if ``timeout`` is negative.
         """
-        if timeout is CONFIGURED:
-            timeout = self._timeout
-        deadline = None
-        if timeout is not None:
-            if not timeout >= 0:
-                check_timeout(timeout)  # raises ValueError
-            deadline = time.monotonic() + timeout
+        timeout = wait_time(timeout, self._timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
         # This method is on every message's path: the lock is taken with explicit
         # calls (cheaper than ``with``; nothing in between can raise).
         lock = self._state_lock

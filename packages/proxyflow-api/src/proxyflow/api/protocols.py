@@ -41,6 +41,8 @@ __all__ = [
     "AsyncDelivery",
     "AsyncPublisher",
     "AsyncSubscriber",
+    "AsyncWorkSharingPublisher",
+    "AsyncWorkSharingSubscriber",
     "BytesLike",
     "Connector",
     "CountingConnector",
@@ -346,6 +348,46 @@ class AsyncAckingSubscriber(AsyncSubscriber, Protocol):
 
     async def next_delivery(self, timeout: float | None = None) -> AsyncDelivery:
         """Return the next delivery (see `AckingSubscriber.next_delivery`)."""
+        ...
+
+
+@runtime_checkable
+class AsyncWorkSharingPublisher(AsyncPublisher, Protocol):
+    """The asyncio form of a work-sharing publisher.
+
+    See [`WorkSharingPublisher`][proxyflow.api.protocols.WorkSharingPublisher]:
+    ``join`` and ``leave`` are coroutines.
+    """
+
+    async def join(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` publishes on ``topic`` (idempotent).
+
+        See `WorkSharingPublisher.join`.
+        """
+        ...
+
+    async def leave(self, topic: str, producer_id: bytes) -> None:
+        """Record that ``producer_id`` sent its last message on ``topic`` (idempotent).
+
+        Called once every message of the producer was accepted by the broker
+        (see `WorkSharingPublisher.leave`).
+        """
+        ...
+
+
+@runtime_checkable
+class AsyncWorkSharingSubscriber(AsyncSubscriber, Protocol):
+    """The asyncio form of a work-sharing subscriber.
+
+    See [`WorkSharingSubscriber`][proxyflow.api.protocols.WorkSharingSubscriber]:
+    ``roster`` is a coroutine.
+    """
+
+    async def roster(self, topic: str) -> Roster:
+        """Return the producers that joined and left ``topic`` so far.
+
+        See `WorkSharingSubscriber.roster`.
+        """
         ...
 
 

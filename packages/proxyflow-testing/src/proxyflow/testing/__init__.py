@@ -15,6 +15,9 @@ from proxyflow.testing.async_contracts import (
     AsyncPublisherSubscriberContract as AsyncPublisherSubscriberContract,
 )
 from proxyflow.testing.async_contracts import AsyncPubSub as AsyncPubSub
+from proxyflow.testing.async_contracts import (
+    AsyncWorkSharingContract as AsyncWorkSharingContract,
+)
 from proxyflow.testing.connector_contract import ConnectorContract as ConnectorContract
 from proxyflow.testing.pubsub_contract import (
     PublisherSubscriberContract as PublisherSubscriberContract,

@@ -8,7 +8,10 @@ subclass supplies async factories instead of objects:
 
 * `AsyncAckingSubscriberContract` needs an ``async_acking`` fixture returning
   [`AsyncPubSub`][proxyflow.testing.async_contracts.AsyncPubSub];
-* `AsyncPublisherSubscriberContract` needs an ``async_pubsub`` fixture returning the same.
+* `AsyncPublisherSubscriberContract` needs an ``async_pubsub`` fixture returning the same;
+* `AsyncWorkSharingContract`, the producers' roster of work-sharing brokers
+  (``join``, ``leave`` and ``roster`` as coroutines), needs the same
+  ``async_pubsub`` fixture.
 
 The factories are coroutine functions, called on the bridge's loop, so the
 objects they create belong to it; the suite closes every object it created
@@ -47,12 +50,14 @@ import pytest
 
 from proxyflow.testing.acking_contract import AckingPubSub, AckingSubscriberContract
 from proxyflow.testing.pubsub_contract import PublisherSubscriberContract, PubSub
+from proxyflow.testing.worksharing_contract import WorkSharingContract
 
 __all__ = [
     "AsyncAckingSubscriberContract",
     "AsyncBridge",
     "AsyncPubSub",
     "AsyncPublisherSubscriberContract",
+    "AsyncWorkSharingContract",
 ]
 
 T = TypeVar("T")
@@ -152,6 +157,11 @@ class _Subscriber:
         self._bridge.run(self.inner.close())
 
 
+class _WorkSharingSubscriber(_Subscriber):
+    def roster(self, topic: str) -> Any:
+        return self._bridge.run(self.inner.roster(topic))
+
+
 class _Publisher:
     def __init__(self, bridge: AsyncBridge, inner: Any) -> None:
         self._bridge, self.inner = bridge, inner
@@ -161,6 +171,28 @@ class _Publisher:
 
     def close(self) -> None:
         self._bridge.run(self.inner.close())
+
+
+class _WorkSharingPublisher(_Publisher):
+    def join(self, topic: str, producer_id: bytes) -> None:
+        self._bridge.run(self.inner.join(topic, producer_id))
+
+    def leave(self, topic: str, producer_id: bytes) -> None:
+        self._bridge.run(self.inner.leave(topic, producer_id))
+
+
+def _publisher(bridge: AsyncBridge, inner: Any) -> _Publisher:
+    """Bridge ``inner``, with ``join``/``leave`` if it has them."""
+    if hasattr(inner, "join") and hasattr(inner, "leave"):
+        return _WorkSharingPublisher(bridge, inner)
+    return _Publisher(bridge, inner)
+
+
+def _subscriber(bridge: AsyncBridge, inner: Any) -> _Subscriber:
+    """Bridge ``inner``, with ``roster`` if it has it."""
+    if hasattr(inner, "roster"):
+        return _WorkSharingSubscriber(bridge, inner)
+    return _Subscriber(bridge, inner)
 
 
 @dataclass
@@ -178,12 +210,12 @@ def _bridged(factories: AsyncPubSub) -> Iterator[_Bridged]:
     def subscribe(topics: Sequence[str]) -> _Subscriber:
         subscriber = bridge.run(factories.subscribe(topics))
         created.append(subscriber)
-        return _Subscriber(bridge, subscriber)
+        return _subscriber(bridge, subscriber)
 
     try:
         publisher = bridge.run(factories.publisher())
         created.append(publisher)
-        yield _Bridged(bridge, _Publisher(bridge, publisher), subscribe, factories)
+        yield _Bridged(bridge, _publisher(bridge, publisher), subscribe, factories)
     finally:
         for obj in reversed(created):
             try:
@@ -193,16 +225,20 @@ def _bridged(factories: AsyncPubSub) -> Iterator[_Bridged]:
         bridge.stop()
 
 
-class _AsyncSurface:
-    """Tests of the asyncio surface itself, shared by both async suites."""
-
-    receive_timeout: ClassVar[float]
+class _Bridging:
+    """The ``bridged`` fixture: the async fixture's objects behind synchronous adapters."""
 
     @pytest.fixture
     def bridged(self, request: pytest.FixtureRequest) -> Iterator[_Bridged]:
         """The async fixture's objects, driven through a bridge."""
         name = "async_acking" if isinstance(self, AckingSubscriberContract) else "async_pubsub"
         yield from _bridged(request.getfixturevalue(name))
+
+
+class _AsyncSurface(_Bridging):
+    """Tests of the asyncio surface itself, shared by both async suites."""
+
+    receive_timeout: ClassVar[float]
 
     def test_async_methods_are_coroutines(self, bridged: _Bridged) -> None:
         """``send_message``, ``next_message`` and ``close`` are coroutine functions."""
@@ -276,3 +312,29 @@ class AsyncPublisherSubscriberContract(_AsyncSurface, PublisherSubscriberContrac
     def pubsub(self, bridged: _Bridged) -> PubSub:
         """The async objects behind the synchronous suite's interface."""
         return PubSub(bridged.publisher, bridged.subscribe)
+
+
+class AsyncWorkSharingContract(_Bridging, WorkSharingContract):
+    """The producers' roster of work-sharing brokers, checked on asyncio shims.
+
+    The tests of
+    [`WorkSharingContract`][proxyflow.testing.worksharing_contract.WorkSharingContract],
+    on the async objects, whose ``join``, ``leave`` and ``roster`` are
+    coroutines (``proxyflow.api.AsyncWorkSharingPublisher`` and
+    ``AsyncWorkSharingSubscriber``). Provide ``async_pubsub``, an
+    [`AsyncPubSub`][proxyflow.testing.async_contracts.AsyncPubSub].
+    """
+
+    @pytest.fixture
+    def pubsub(self, bridged: _Bridged) -> PubSub:
+        """The async objects behind the synchronous suite's interface."""
+        return PubSub(bridged.publisher, bridged.subscribe)
+
+    def test_roster_methods_are_coroutines(self, bridged: _Bridged) -> None:
+        """``join``, ``leave`` and ``roster`` are coroutine functions."""
+        publisher = bridged.publisher.inner
+        subscriber = bridged.subscribe(["a"]).inner
+        for owner, name in ((publisher, "join"), (publisher, "leave"), (subscriber, "roster")):
+            method = getattr(owner, name, None)
+            assert method is not None, f"{type(owner).__name__} lacks {name}()"
+            assert inspect.iscoroutinefunction(method), f"{name}() must be a coroutine function"

@@ -9,6 +9,13 @@ same meaning. Queues that several consumers share keep the producers' roster
 of their topics: queues of threads do by themselves, queues shared by
 processes when made with [`shared_queue`][proxyflow.shims.queue.shared_queue].
 
+For asyncio code, [`AsyncQueuePublisher`][proxyflow.shims.queue.AsyncQueuePublisher]
+and [`AsyncQueueSubscriber`][proxyflow.shims.queue.AsyncQueueSubscriber] do
+the same over ``asyncio.Queue`` objects, with coroutines (``await
+publisher.send_message(...)``, ``async for message in subscriber``); they
+satisfy ``proxyflow.api.AsyncPublisher`` and ``AsyncSubscriber`` and keep the
+producers' roster too.
+
 Example:
     ```python
     import queue
@@ -25,6 +32,8 @@ Example:
 from __future__ import annotations
 
 from proxyflow.shims.queue.__about__ import __version__
+from proxyflow.shims.queue.async_publisher import AsyncQueuePublisher
+from proxyflow.shims.queue.async_subscriber import AsyncQueueSubscriber
 from proxyflow.shims.queue.exceptions import (
     PublisherClosedError,
     QueueFullError,
@@ -42,6 +51,8 @@ from proxyflow.shims.queue.shared import SharedQueue, shared_queue
 from proxyflow.shims.queue.subscriber import QueueSubscriber, WorkSharingQueueSubscriber
 
 __all__ = [
+    "AsyncQueuePublisher",
+    "AsyncQueueSubscriber",
     "PublisherClosedError",
     "QueueFullError",
     "QueueLike",

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import queue
-from collections.abc import Mapping
 
-from proxyflow.api import Closeable, Message, as_message, check_timeout
-from proxyflow.shims.queue.exceptions import (
-    QUEUE_FAILURES,
-    PublisherClosedError,
-    QueueFullError,
-    QueueUnavailableError,
-    UnknownTopicError,
-)
+from proxyflow.api import Closeable, Message
+from proxyflow.shims.queue.exceptions import QUEUE_FAILURES
 from proxyflow.shims.queue.protocols import QueueLike
-from proxyflow.shims.queue.roster import check_producer_id, roster_of
+from proxyflow.shims.queue.publishing import TopicQueues
 
 __all__ = ["QueuePublisher"]
 
@@ -22,14 +15,7 @@ _PUT_FAILURES: tuple[type[BaseException], ...] = (ValueError, *QUEUE_FAILURES)
 """A closed ``multiprocessing`` queue raises ``ValueError``; see `QUEUE_FAILURES` for the rest."""
 
 
-def _gone_message(topic: str, exc: BaseException) -> str:
-    return (
-        f"the queue of topic {topic!r} cannot be used ({type(exc).__name__}: {exc}): it was "
-        "closed, or the manager process behind it exited; nothing was put"
-    )
-
-
-class QueuePublisher(Closeable):
+class QueuePublisher(TopicQueues[QueueLike], Closeable):
     """Publishes messages by putting them on one queue per topic.
 
     Behaviour:
@@ -91,28 +77,7 @@ class QueuePublisher(Closeable):
         ```
     """
 
-    def __init__(
-        self,
-        queues: Mapping[str, QueueLike],
-        *,
-        block: bool = True,
-        timeout: float | None = None,
-    ) -> None:
-        check_timeout(timeout)
-        self._queues = queues
-        self._block = block
-        self._timeout = timeout
-        self._closed = False
-
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The topics this publisher currently knows, sorted."""
-        return tuple(sorted(self._queues))
-
-    @property
-    def closed(self) -> bool:
-        """Whether [`close`][proxyflow.shims.queue.publisher.QueuePublisher.close] was called."""
-        return self._closed
+    label = "QueuePublisher"
 
     def send_message(self, topic: str, message: Message) -> None:
         """Put ``message`` on the queue of ``topic``.
@@ -130,23 +95,15 @@ class QueuePublisher(Closeable):
             TypeError: if ``message`` is not bytes-like.
             ValueError: if ``message`` is a memoryview that is not C-contiguous.
         """
-        if self._closed:
-            raise PublisherClosedError("send_message() on a closed QueuePublisher")
-        payload = message if type(message) is bytes else bytes(as_message(message))
+        self._check_open()
+        payload = self._payload(message)
         target = self._queue(topic)
         try:
             target.put(payload, self._block, self._timeout)
         except queue.Full:
-            how = "at once" if not self._block else f"after {self._timeout}s"
-            raise QueueFullError(f"queue of topic {topic!r} is full ({how})") from None
+            raise self._full(topic) from None
         except _PUT_FAILURES as exc:
-            raise QueueUnavailableError(_gone_message(topic, exc)) from exc
-
-    def _queue(self, topic: str) -> QueueLike:
-        try:
-            return self._queues[topic]
-        except KeyError:
-            raise UnknownTopicError(topic, self._queues) from None
+            raise self._gone(topic, exc) from exc
 
     def join(self, topic: str, producer_id: bytes) -> None:
         """Record in the roster of ``topic``'s queue that ``producer_id`` publishes on it.
@@ -178,18 +135,6 @@ class QueuePublisher(Closeable):
         """
         self._record(topic, producer_id, left=True)
 
-    def _record(self, topic: str, producer_id: bytes, *, left: bool) -> None:
-        if self._closed:
-            raise PublisherClosedError("roster change on a closed QueuePublisher")
-        producer_id = check_producer_id(producer_id)
-        store = roster_of(self._queue(topic))
-        if store is not None:
-            store.record(topic, producer_id, left)
-
     def close(self) -> None:
         """Mark the publisher closed; the queues themselves are left alone."""
         self._closed = True
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"QueuePublisher(topics={list(self.topics)}, {state})"

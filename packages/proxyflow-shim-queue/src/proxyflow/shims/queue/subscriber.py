@@ -12,9 +12,9 @@ from proxyflow.shims.queue.exceptions import (
     QueueUnavailableError,
     SubscriberClosedError,
     SubscriberTimeoutError,
-    UnexpectedItemError,
 )
 from proxyflow.shims.queue.protocols import QueueLike
+from proxyflow.shims.queue.receiving import as_bytes, read_roster
 from proxyflow.shims.queue.roster import RosterStore, roster_of
 
 __all__ = ["QueueSubscriber", "WorkSharingQueueSubscriber"]
@@ -123,7 +123,7 @@ class QueueSubscriber(PollingSubscriber[bytes]):
                 f"the queue of the {self._describe()} cannot be used ({type(exc).__name__}: "
                 f"{exc}): the manager process behind it exited?"
             ) from exc
-        return _as_bytes(item)
+        return as_bytes(item)
 
     def _release(self, late: bytes | None) -> None:
         """Nothing to release: the queue belongs to the caller."""
@@ -167,18 +167,4 @@ class WorkSharingQueueSubscriber(QueueSubscriber):
             QueueUnavailableError: if another process holds a shared roster too long.
             TypeError: if ``topic`` is not a string.
         """
-        if self._closed:
-            raise SubscriberClosedError(f"roster() on a closed {self._describe()}")
-        if not isinstance(topic, str):
-            raise TypeError(f"topic must be a string, not {type(topic).__name__}")
-        return self._roster.roster(topic)
-
-
-def _as_bytes(item: object) -> bytes:
-    if type(item) is bytes:
-        return item
-    if isinstance(item, (bytes, bytearray, memoryview)):
-        return bytes(item)
-    raise UnexpectedItemError(
-        f"the queue held a {type(item).__name__}, not bytes; is it shared with other code?"
-    )
+        return read_roster(self._roster, topic, closed=self._closed, describe=self._describe())

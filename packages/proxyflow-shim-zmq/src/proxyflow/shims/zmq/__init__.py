@@ -10,6 +10,12 @@ behind slows the publisher down (``on_full="block"``, the default, with a
 ``send_timeout``) unless dropping is chosen (``on_full="drop"``). Large
 messages travel without copies.
 
+For asyncio code, [`AsyncZeroMQPublisher`][proxyflow.shims.zmq.AsyncZeroMQPublisher]
+and [`AsyncZeroMQSubscriber`][proxyflow.shims.zmq.AsyncZeroMQSubscriber] do the
+same on ``zmq.asyncio`` with coroutines (``await publisher.send_message(...)``,
+``async for message in subscriber``): same wire format, flow control and
+errors, so sync and asyncio objects talk to each other.
+
 Example:
     ```python
     from proxyflow.shims.zmq import ZeroMQPublisher, ZeroMQSubscriber
@@ -26,6 +32,8 @@ Example:
 from __future__ import annotations
 
 from proxyflow.shims.zmq.__about__ import __version__
+from proxyflow.shims.zmq.async_publisher import AsyncZeroMQPublisher
+from proxyflow.shims.zmq.async_subscriber import AsyncZeroMQSubscriber
 from proxyflow.shims.zmq.exceptions import (
     AddressInUseError,
     InvalidAddressError,
@@ -49,6 +57,8 @@ __all__ = [
     "DEFAULT_COPY_THRESHOLD",
     "DEFAULT_SEND_TIMEOUT",
     "AddressInUseError",
+    "AsyncZeroMQPublisher",
+    "AsyncZeroMQSubscriber",
     "InvalidAddressError",
     "InvalidContextError",
     "InvalidTopicError",

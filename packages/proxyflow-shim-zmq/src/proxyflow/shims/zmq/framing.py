@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from proxyflow.shims.zmq.exceptions import InvalidTopicError
 
-__all__ = ["TERMINATOR", "topic_frame", "topic_from_frame"]
+__all__ = ["MAX_CACHED_TOPICS", "TERMINATOR", "cache_frame", "topic_frame", "topic_from_frame"]
 
 TERMINATOR = b"\x00"
 """Byte ending every topic frame."""
+
+MAX_CACHED_TOPICS = 4096
+"""Topic frames a publisher keeps before its cache is emptied."""
 
 
 def topic_frame(topic: str) -> bytes:
@@ -38,3 +41,21 @@ def topic_from_frame(frame: bytes) -> str | None:
         return frame[:-1].decode()
     except UnicodeDecodeError:
         return None
+
+
+def cache_frame(cache: dict[str, bytes], topic: str) -> bytes:
+    """Return the frame of ``topic`` and keep it in a publisher's ``cache``.
+
+    Publishers look a topic up in their cache first (``cache.get(topic)``)
+    and call this on a miss; the cache is emptied once it holds
+    [`MAX_CACHED_TOPICS`][proxyflow.shims.zmq.framing.MAX_CACHED_TOPICS] frames.
+
+    Raises:
+        TypeError: if ``topic`` is not a string.
+        InvalidTopicError: if ``topic`` contains a NUL character.
+    """
+    frame = topic_frame(topic)
+    if len(cache) >= MAX_CACHED_TOPICS:
+        cache.clear()
+    cache[topic] = frame
+    return frame

@@ -2,50 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 from collections.abc import Sequence
 
 import zmq
 
-from proxyflow.api import Closeable, Message, as_message, check_timeout, normalise_topics
-from proxyflow.shims.zmq.exceptions import PublisherClosedError, SubscriberWaitTimeoutError
-from proxyflow.shims.zmq.flow import DEFAULT_SEND_TIMEOUT, OnFull, configure, send_first_frame
-from proxyflow.shims.zmq.framing import topic_frame
-from proxyflow.shims.zmq.sockets import (
-    bind,
-    check_process,
-    current_pid,
-    failure,
-    linger_ms,
-    new_socket,
-    tcp_endpoint,
-)
-from proxyflow.shims.zmq.subscriptions import SubscriptionCounts
+from proxyflow.api import Closeable, Message
+from proxyflow.shims.zmq.flow import DEFAULT_SEND_TIMEOUT, OnFull, send_first_frame
+from proxyflow.shims.zmq.options import DEFAULT_COPY_THRESHOLD, publisher_options
+from proxyflow.shims.zmq.publisher_core import PublisherCore
+from proxyflow.shims.zmq.sockets import current_pid
+from proxyflow.shims.zmq.subscriptions import Wanted
 
 __all__ = ["DEFAULT_COPY_THRESHOLD", "ZeroMQPublisher"]
 
-DEFAULT_COPY_THRESHOLD = 64 * 1024
-"""Messages at least this long are handed to ZeroMQ without a copy."""
 
-_DRAIN_EVERY = 1024
-"""Sends between two reads of queued (un)subscription notices.
-
-ZeroMQ routes messages by the subscriptions it has seen whether or not the
-notices are read, so reading them on every send (a failed non-blocking
-receive, about 3 us) buys nothing: the publisher's
-[`subscriber_count`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.subscriber_count] and
-[`wait_for_subscribers`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.wait_for_subscribers]
-read them first anyway. The periodic read only bounds the memory the notices of
-a long-lived publisher with many joining and leaving subscribers take.
-"""
-
-_MAX_CACHED_TOPICS = 4096
-"""Topic frames kept per publisher before the cache is emptied."""
-
-
-class ZeroMQPublisher(Closeable):
+class ZeroMQPublisher(PublisherCore["zmq.Socket[bytes]"], Closeable):
     """Publishes messages on a bound ZeroMQ ``XPUB`` socket; subscribers connect to it.
 
     Each message travels as ``[topic + NUL, payload]`` and subscribers subscribe
@@ -140,6 +112,8 @@ class ZeroMQPublisher(Closeable):
         ```
     """
 
+    label = "ZeroMQPublisher"
+
     def __init__(
         self,
         address: str,
@@ -152,101 +126,25 @@ class ZeroMQPublisher(Closeable):
         copy_threshold: int = DEFAULT_COPY_THRESHOLD,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
-        if port is not None:
-            address = tcp_endpoint("ZeroMQPublisher", address, port)
-        if sndhwm < 0:
-            raise ValueError(f"sndhwm must be >= 0, got {sndhwm!r}")
-        if on_full not in ("block", "drop"):
-            raise ValueError(f"on_full must be 'block' or 'drop', got {on_full!r}")
-        check_timeout(send_timeout, "send_timeout")
-        self._linger = linger_ms(linger)
-        self._on_full: OnFull = on_full
-        self._send_timeout = send_timeout
-        self._copy_threshold = copy_threshold
-        self._pid = os.getpid()
-        self._own_context = context is None
-        self._context: zmq.Context[zmq.Socket[bytes]] = (
-            zmq.Context() if context is None else context
+        options = publisher_options(
+            "ZeroMQPublisher",
+            address,
+            port,
+            sndhwm=sndhwm,
+            on_full=on_full,
+            send_timeout=send_timeout,
+            linger=linger,
+            copy_threshold=copy_threshold,
         )
         self._lock = threading.Lock()
-        self._closed = False
         self._closing = False  # set without the lock, so that a blocked send sees it
-        self._subscriptions = SubscriptionCounts()
-        self._frames: dict[str, bytes] = {}
-        self._until_drain = _DRAIN_EVERY
-        try:
-            self._socket: zmq.Socket[bytes] = new_socket(self._context, zmq.XPUB, "ZeroMQPublisher")
-        except BaseException:
-            if self._own_context:
-                self._context.term()
-            raise
-        try:
-            self._configure(sndhwm)
-            self._address = bind(self._socket, address)
-        except BaseException:
-            self._socket.close(linger=0)
-            if self._own_context:
-                self._context.term()
-            raise
-
-    def _configure(self, sndhwm: int) -> None:
-        socket = self._socket
-        try:
-            # pyzmq copies "zero-copy" sends below its own threshold; use ours only.
-            socket.copy_threshold = 0
-            socket.setsockopt(zmq.SNDHWM, sndhwm)
-            socket.setsockopt(zmq.LINGER, self._linger)
-            # Pass every (un)subscription up, not only the first/last per prefix,
-            # so that subscribers can be counted.
-            socket.setsockopt(zmq.XPUB_VERBOSE, 1)
-            socket.setsockopt(zmq.XPUB_VERBOSER, 1)
-            configure(socket, self._on_full, self._send_timeout)
-        except zmq.ZMQError as exc:
-            raise failure(exc, "ZeroMQPublisher", "configuring", PublisherClosedError) from None
-
-    @property
-    def address(self) -> str:
-        """The endpoint bound, with the real port when ``*`` was asked for."""
-        return self._address
-
-    @property
-    def closed(self) -> bool:
-        """Whether [`close`][proxyflow.shims.zmq.publisher.ZeroMQPublisher.close] was called."""
-        return self._closed
-
-    @property
-    def on_full(self) -> OnFull:
-        """What a send does when a subscriber's queue is full: ``"block"`` or ``"drop"``."""
-        return self._on_full
-
-    @property
-    def send_timeout(self) -> float | None:
-        """Seconds a blocked send waits for room (``None``: forever)."""
-        return self._send_timeout
+        super().__init__(options, context, zmq.Socket, sliced=True)
 
     @property
     def sndhwm(self) -> int:
         """The send high-water mark of the socket."""
         with self._lock:
-            self._check_open()
-            try:
-                return int(self._socket.getsockopt(zmq.SNDHWM))
-            except zmq.ZMQError as exc:
-                raise self._failed(exc, "reading sndhwm") from None
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise PublisherClosedError("the ZeroMQPublisher is closed")
-        check_process(self._pid, "ZeroMQPublisher")
-
-    def _failed(self, exc: zmq.ZMQError, doing: str) -> Exception:
-        """Translate ``exc``; a terminated context also closes this publisher (lock held)."""
-        error = failure(exc, "ZeroMQPublisher", doing, PublisherClosedError)
-        if exc.errno == zmq.ETERM:
-            # Release the socket at once: the context's term() waits for it.
-            self._closed = True
-            self._socket.close(linger=0)
-        return error
+            return self._read_sndhwm()
 
     def send_message(self, topic: str, message: Message) -> None:
         """Publish ``message`` on ``topic``.
@@ -268,22 +166,13 @@ class ZeroMQPublisher(Closeable):
             InvalidTopicError: if ``topic`` contains a NUL character.
             TypeError: if ``topic`` is not a string or ``message`` not bytes-like.
         """
-        frame = self._frames.get(topic) if type(topic) is str else None
-        if frame is None:
-            frame = topic_frame(topic)
-            if len(self._frames) >= _MAX_CACHED_TOPICS:
-                self._frames.clear()
-            self._frames[topic] = frame
-        payload = as_message(message)
+        frame, payload = self._prepare(topic, message)
         with self._lock:
             if self._closed or current_pid() != self._pid:
                 self._check_open()
             socket = self._socket
             try:
-                self._until_drain -= 1
-                if not self._until_drain:
-                    self._until_drain = _DRAIN_EVERY
-                    self._subscriptions.drain(socket, 0)
+                self._note_send()
                 # Two sends: pyzmq's send_multipart checks every part in Python and
                 # measured slower for two frames. Only the first frame can find a
                 # full queue: ZeroMQ counts whole messages.
@@ -311,14 +200,8 @@ class ZeroMQPublisher(Closeable):
         Raises:
             PublisherClosedError: if the publisher was closed.
         """
-        frame = topic_frame(topic)
         with self._lock:
-            self._check_open()
-            try:
-                self._subscriptions.drain(self._socket, 0)
-            except zmq.ZMQError as exc:
-                raise self._failed(exc, "counting subscribers") from None
-            return self._subscriptions.count(frame)
+            return self._count(topic)
 
     def wait_for_subscribers(
         self,
@@ -345,29 +228,17 @@ class ZeroMQPublisher(Closeable):
                 (a ``TimeoutError``; the message gives the counts seen).
             PublisherClosedError: if the publisher was closed.
         """
-        frames = (
-            None
-            if topics is None
-            else [topic_frame(t) for t in normalise_topics(topics, allow_empty=True)]
-        )
-        deadline = None if timeout is None else time.monotonic() + timeout
+        wanted = Wanted(count, topics, timeout, exact)
+        subscriptions = self._subscriptions
         while True:
             with self._lock:
                 self._check_open()
                 try:
-                    self._subscriptions.drain(self._socket, 0)
-                    seen = self._subscriptions.counts(frames)
-                    if all((n == count) if exact else (n >= count) for n in seen.values()):
+                    subscriptions.read(self._socket)
+                    wait = wanted.next_wait(subscriptions)
+                    if wait is None:
                         return
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        want = "exactly" if exact else "at least"
-                        raise SubscriberWaitTimeoutError(
-                            f"wanted {want} {count} subscriber(s) per topic within {timeout}s, "
-                            f"saw {seen}"
-                        )
-                    wait_ms = 100 if remaining is None else max(1, min(100, int(remaining * 1000)))
-                    self._subscriptions.drain(self._socket, wait_ms)
+                    subscriptions.drain(self._socket, max(1, int(wait * 1000)))
                 except zmq.ZMQError as exc:
                     raise self._failed(exc, "waiting for subscribers") from None
 
@@ -381,17 +252,5 @@ class ZeroMQPublisher(Closeable):
             if self._closed:
                 return
             self._closed = True
-            if current_pid() != self._pid:
-                return  # a forked child must not touch the parent's context
-            self._socket.close(linger=self._linger)
-            if self._own_context:
+            if self._close_socket():
                 self._context.term()
-
-    def __reduce__(self) -> str:
-        raise TypeError(
-            "a ZeroMQPublisher cannot be pickled; create it in the process that publishes"
-        )
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"ZeroMQPublisher({self._address!r}, on_full={self._on_full!r}, {state})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import Any, TypeVar
 
 import zmq
 
@@ -24,8 +25,11 @@ __all__ = [
     "failure",
     "linger_ms",
     "new_socket",
+    "plain_view",
     "tcp_endpoint",
 ]
+
+S = TypeVar("S", bound="zmq.Socket[Any]")
 
 _process = [os.getpid()]  # refreshed in forked children, below
 
@@ -92,8 +96,11 @@ def tcp_endpoint(label: str, address: object, port: object) -> str:
     return f"tcp://{address}:{port}"
 
 
-def new_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, label: str) -> zmq.Socket[bytes]:
-    """Create a socket of ``kind`` on ``context``.
+def new_socket(context: zmq.Context[Any], kind: int, label: str, socket_class: type[S]) -> S:
+    """Create a socket of ``kind`` and class ``socket_class`` on ``context``.
+
+    The class is ``zmq.Socket`` for the sync objects and ``zmq.asyncio.Socket``
+    for the asyncio ones, whatever the class of the context.
 
     Raises:
         InvalidContextError: if the context is terminated.
@@ -105,9 +112,10 @@ def new_socket(context: zmq.Context[zmq.Socket[bytes]], kind: int, label: str) -
             "or none to let the object create its own"
         )
     try:
-        return context.socket(kind)
+        socket: S = context.socket(kind, socket_class=socket_class)
     except zmq.ZMQError as exc:
         raise failure(exc, label, "creating its socket", InvalidContextError) from None
+    return socket
 
 
 def failure(
@@ -132,7 +140,19 @@ def failure(
     return SocketFailedError(f"the {label} failed while {doing}: {exc} (errno {exc.errno})")
 
 
-def bind(socket: zmq.Socket[bytes], address: str) -> str:
+def plain_view(socket: zmq.Socket[Any]) -> zmq.Socket[bytes]:
+    """Return ``socket`` if it is a plain ``zmq.Socket``, else a plain view of the same socket.
+
+    The asyncio classes move frames with non-blocking calls on such a view
+    (no future per call) and use the ``zmq.asyncio`` socket only to wait. The
+    view does not own the socket: closing the asyncio socket closes it.
+    """
+    if type(socket) is zmq.Socket:
+        return socket
+    return zmq.Socket.shadow(socket.underlying)
+
+
+def bind(socket: zmq.Socket[Any], address: str) -> str:
     """Bind ``socket`` to ``address`` and return the endpoint actually bound.
 
     Raises:
@@ -151,7 +171,7 @@ def bind(socket: zmq.Socket[bytes], address: str) -> str:
     return endpoint.decode() if isinstance(endpoint, bytes) else str(endpoint)
 
 
-def connect(socket: zmq.Socket[bytes], address: str) -> None:
+def connect(socket: zmq.Socket[Any], address: str) -> None:
     """Connect ``socket`` to ``address`` (ZeroMQ connects in the background).
 
     Raises:

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import overload
 
 import zmq
 
 from proxyflow.api import PollingSubscriber
-from proxyflow.shims.zmq.exceptions import (
-    InvalidContextError,
-    MalformedMessageError,
-    SubscriberClosedError,
-    SubscriberTimeoutError,
-)
-from proxyflow.shims.zmq.framing import topic_frame
-from proxyflow.shims.zmq.publisher import DEFAULT_COPY_THRESHOLD
-from proxyflow.shims.zmq.sockets import (
-    check_process,
-    connect,
-    current_pid,
-    failure,
-    linger_ms,
-    new_socket,
-    tcp_endpoint,
-)
+from proxyflow.shims.zmq.exceptions import SubscriberClosedError, SubscriberTimeoutError
+from proxyflow.shims.zmq.options import DEFAULT_COPY_THRESHOLD
+from proxyflow.shims.zmq.receiving import rest_of_message
+from proxyflow.shims.zmq.sockets import check_process, current_pid, failure, tcp_endpoint
+from proxyflow.shims.zmq.subscriber_core import SubscriberCore
 
 __all__ = ["ZeroMQSubscriber"]
 
 
-class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
+class ZeroMQSubscriber(SubscriberCore["zmq.Socket[bytes]"], PollingSubscriber[bytes | memoryview]):
     """Receives the messages of some topics from a ZeroMQ publisher.
 
     The publisher is a [`ZeroMQPublisher`][proxyflow.shims.zmq.ZeroMQPublisher]. The
@@ -111,6 +98,7 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
         ```
     """
 
+    label = "ZeroMQSubscriber"
     closed_error = SubscriberClosedError
     timeout_error = SubscriberTimeoutError
     allow_empty_topics = True  # "" is a topic of its own: its frame is a lone NUL
@@ -180,54 +168,20 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
                 "ZeroMQSubscriber() needs topics: ZeroMQSubscriber('tcp://127.0.0.1:5555', ['t'])"
             )
         super().__init__(topics, timeout=timeout, poll_interval=poll_interval)
-        frames = [topic_frame(topic) for topic in self._topics]
-        if not frames:
-            raise ValueError("a subscriber needs at least one topic")
-        if rcvhwm < 0:
-            raise ValueError(f"rcvhwm must be >= 0, got {rcvhwm!r}")
-        addresses = (address,) if isinstance(address, str) else tuple(address)
-        if not addresses:
-            raise ValueError("a subscriber needs at least one address")
-        self._addresses = addresses
-        self._linger = linger_ms(linger)
-        self._copy_threshold = copy_threshold
-        self._poll_ms = max(1, round(poll_interval * 1000))
-        self._pid = os.getpid()
-        self._released = False
-        self._own_context = context is None
-        self._context: zmq.Context[zmq.Socket[bytes]] = (
-            zmq.Context() if context is None else context
-        )
-        try:
-            self._socket: zmq.Socket[bytes] = new_socket(self._context, zmq.SUB, "ZeroMQSubscriber")
-        except BaseException:
-            self._released = True
-            if self._own_context:
-                self._context.term()
-            raise
         # Receives wait inside ZeroMQ for at most RCVTIMEO ms (no poll per
         # message); it is set to the poll interval and changed only when a
         # deadline is nearer.
+        self._poll_ms = max(1, round(poll_interval * 1000))
         self._rcvtimeo = self._poll_ms
-        try:
-            try:
-                self._socket.setsockopt(zmq.RCVTIMEO, self._rcvtimeo)
-                self._socket.setsockopt(zmq.RCVHWM, rcvhwm)
-                self._socket.setsockopt(zmq.LINGER, self._linger)
-                for frame in frames:
-                    self._socket.setsockopt(zmq.SUBSCRIBE, frame)
-            except zmq.ZMQError as exc:
-                raise failure(exc, "ZeroMQSubscriber", "subscribing", InvalidContextError) from None
-            for endpoint in addresses:
-                connect(self._socket, endpoint)
-        except BaseException:
-            self._close_socket()
-            raise
-
-    @property
-    def addresses(self) -> tuple[str, ...]:
-        """The endpoints connected to."""
-        return self._addresses
+        self._open(
+            address,
+            context,
+            zmq.Socket,
+            rcvhwm=rcvhwm,
+            linger=linger,
+            copy_threshold=copy_threshold,
+            rcvtimeo_ms=self._rcvtimeo,
+        )
 
     @property
     def rcvhwm(self) -> int:
@@ -235,17 +189,12 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
         with self._state_lock:
             self._check_usable()
             try:
-                return int(self._socket.getsockopt(zmq.RCVHWM))
+                return int(self._plain.getsockopt(zmq.RCVHWM))
             except zmq.ZMQError as exc:
                 error = failure(exc, "ZeroMQSubscriber", "reading rcvhwm", SubscriberClosedError)
         if isinstance(error, SubscriberClosedError):
             self.close()
         raise error
-
-    def _check_usable(self) -> None:
-        if self._closed:
-            raise SubscriberClosedError("the ZeroMQSubscriber is closed")
-        check_process(self._pid, "ZeroMQSubscriber")
 
     def _poll(self, wait: float) -> bytes | memoryview | None:
         """Receive one message within ``wait`` seconds, else return ``None``.
@@ -272,14 +221,7 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
                 head: zmq.Frame = socket.recv(0, copy=False)
             except zmq.Again:
                 return None
-            # The parts of a multipart message arrive together: the rest is here.
-            payload: zmq.Frame | None = socket.recv(zmq.NOBLOCK, copy=False) if head.more else None
-            if payload is None or payload.more:
-                parts = 1 if payload is None else 2 + self._discard_rest()
-                raise MalformedMessageError(
-                    f"expected 2 frames [topic, payload], got {parts}; "
-                    "is a foreign publisher bound to the same endpoint?"
-                )
+            return rest_of_message(socket, head, self._copy_threshold)
         except zmq.ZMQError as exc:
             if exc.errno == zmq.ETERM:
                 # The context's term() waits for this socket: close, and release
@@ -287,33 +229,8 @@ class ZeroMQSubscriber(PollingSubscriber[bytes | memoryview]):
                 with self._state_lock:
                     self._closed = True
             raise failure(exc, "ZeroMQSubscriber", "receiving", SubscriberClosedError) from None
-        if len(payload) >= self._copy_threshold:
-            view: memoryview = payload.buffer
-            return view
-        return payload.bytes
-
-    def _discard_rest(self) -> int:
-        """Receive and drop the remaining parts of a message; return how many."""
-        count = 1
-        while self._socket.recv(zmq.NOBLOCK, copy=False).more:
-            count += 1
-        return count
 
     def _release(self, late: bytes | memoryview | None) -> None:
         # A message that arrived after the close is dropped with the unread ones.
-        self._close_socket()
-
-    def _close_socket(self) -> None:
-        if self._released or current_pid() != self._pid:
-            return  # a forked child must not touch the parent's context
-        self._released = True
-        self._socket.close(linger=self._linger)
-        if self._own_context:
+        if self._release_socket():
             self._context.term()
-
-    def __reduce__(self) -> str:
-        raise TypeError("a ZeroMQSubscriber cannot be pickled; create it in the process that reads")
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"ZeroMQSubscriber({list(self._addresses)}, topics={list(self._topics)}, {state})"

@@ -149,3 +149,39 @@ def test_async_closeable_closes_on_exit_even_after_an_error() -> None:
     assert asyncio.run(plain()).closes == 1
     with pytest.raises(NotImplementedError):
         asyncio.run(AsyncCloseable().close())
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "proxyflow.api.async_protocols",
+        "proxyflow.api.connector_protocols",
+        "proxyflow.api.broker_types",
+    ],
+)
+def test_every_split_out_name_is_the_same_object_from_protocols_and_the_package(
+    module: str,
+) -> None:
+    import importlib
+
+    import proxyflow.api
+    import proxyflow.api.protocols
+
+    home = importlib.import_module(module)
+    assert home.__all__
+    for name in home.__all__:
+        assert getattr(proxyflow.api.protocols, name) is getattr(home, name), name
+        assert getattr(proxyflow.api, name) is getattr(home, name), name
+        assert name in proxyflow.api.protocols.__all__, name
+
+
+def test_the_protocol_modules_import_in_any_order() -> None:
+    import subprocess
+    import sys
+
+    for first in ("async_protocols", "connector_protocols", "broker_types", "buffers"):
+        code = f"import proxyflow.api.{first}; import proxyflow.api.protocols"
+        done = subprocess.run(
+            [sys.executable, "-c", code], check=False, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr

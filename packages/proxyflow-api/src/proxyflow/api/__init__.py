@@ -6,13 +6,17 @@ third parties') import it, and nothing else of proxyflow, for:
 * the protocols they satisfy: [`Publisher`][proxyflow.api.protocols.Publisher],
   [`Subscriber`][proxyflow.api.protocols.Subscriber],
   [`AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber] with its
-  [`Delivery`][proxyflow.api.protocols.Delivery], their asyncio forms, and
-  [`Connector`][proxyflow.api.protocols.Connector];
+  [`Delivery`][proxyflow.api.protocols.Delivery], the optional
+  [`DrainableSubscriber`][proxyflow.api.protocols.DrainableSubscriber] with its
+  [`GroupBacklog`][proxyflow.api.broker_types.GroupBacklog], their asyncio forms
+  ([`proxyflow.api.async_protocols`][proxyflow.api.async_protocols]), and
+  [`Connector`][proxyflow.api.connector_protocols.Connector];
 * the root of the error tree, [`ProxyflowError`][proxyflow.api.exceptions.ProxyflowError],
   and the backend failures every plug-in reports the same way
   ([`BackendFullError`][proxyflow.api.exceptions.BackendFullError], ...);
 * small helpers with one home: [`redact_url`][proxyflow.api.urls.redact_url],
   flat byte views ([`proxyflow.api.buffers`][proxyflow.api.buffers]),
+  the states of a delivery ([`DeliveryOutcome`][proxyflow.api.outcomes.DeliveryOutcome]),
   context-manager bases ([`Closeable`][proxyflow.api.closing.Closeable],
   [`AsyncCloseable`][proxyflow.api.closing.AsyncCloseable]) and a
   polling subscriber base ([`PollingSubscriber`][proxyflow.api.polling.PollingSubscriber]).
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 from proxyflow.api.__about__ import __version__
 from proxyflow.api.buffers import as_message, byte_view, flat_buffer, flat_buffers, nbytes
-from proxyflow.api.closing import AsyncCloseable, Closeable
+from proxyflow.api.closing import AsyncCloseable, AsyncOpenable, Closeable
 from proxyflow.api.exceptions import (
     BackendAuthenticationError,
     BackendError,
@@ -43,6 +47,7 @@ from proxyflow.api.exceptions import (
     ObjectTooLargeError,
     ProxyflowError,
 )
+from proxyflow.api.outcomes import DeliveryOutcome
 from proxyflow.api.polling import (
     CONFIGURED,
     Configured,
@@ -55,7 +60,9 @@ from proxyflow.api.protocols import (
     AckingSubscriber,
     AsyncAckingSubscriber,
     AsyncDelivery,
+    AsyncDrainableSubscriber,
     AsyncPublisher,
+    AsyncReadableConnector,
     AsyncSubscriber,
     AsyncWorkSharingPublisher,
     AsyncWorkSharingSubscriber,
@@ -63,6 +70,8 @@ from proxyflow.api.protocols import (
     Connector,
     CountingConnector,
     Delivery,
+    DrainableSubscriber,
+    GroupBacklog,
     Key,
     Message,
     Publisher,
@@ -82,7 +91,10 @@ __all__ = [
     "AsyncAckingSubscriber",
     "AsyncCloseable",
     "AsyncDelivery",
+    "AsyncDrainableSubscriber",
+    "AsyncOpenable",
     "AsyncPublisher",
+    "AsyncReadableConnector",
     "AsyncSubscriber",
     "AsyncWorkSharingPublisher",
     "AsyncWorkSharingSubscriber",
@@ -98,6 +110,9 @@ __all__ = [
     "Connector",
     "CountingConnector",
     "Delivery",
+    "DeliveryOutcome",
+    "DrainableSubscriber",
+    "GroupBacklog",
     "Key",
     "Message",
     "ObjectTooLargeError",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
-from proxyflow.api.protocols import BytesLike
+__all__ = ["BytesLike", "as_message", "byte_view", "flat_buffer", "flat_buffers", "nbytes"]
 
-__all__ = ["as_message", "byte_view", "flat_buffer", "flat_buffers", "nbytes"]
+BytesLike: TypeAlias = bytes | bytearray | memoryview
+"""Bytes a connector or shim accepts; memoryviews avoid copies of large objects."""
 
 
 def byte_view(data: BytesLike) -> memoryview:

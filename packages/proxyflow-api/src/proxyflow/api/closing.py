@@ -5,10 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TypeVar
 
-__all__ = ["AsyncCloseable", "Closeable"]
+__all__ = ["AsyncCloseable", "AsyncOpenable", "Closeable"]
 
 _C = TypeVar("_C", bound="Closeable")
 _A = TypeVar("_A", bound="AsyncCloseable")
+_O = TypeVar("_O", bound="AsyncOpenable")
 
 
 class Closeable:
@@ -94,3 +95,48 @@ class AsyncCloseable:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+class AsyncOpenable(AsyncCloseable):
+    """An [`AsyncCloseable`][proxyflow.api.closing.AsyncCloseable] that connects on entry.
+
+    For asyncio objects that cannot connect in ``__init__`` (no event loop to
+    await on there): subclasses implement the coroutine ``open()``, which
+    connects and returns the object itself, and ``close()``. ``async with``
+    awaits ``open()`` on entry and ``close()`` on exit.
+
+    Example:
+        ```python
+        import asyncio
+
+        from proxyflow.api import AsyncOpenable
+
+
+        class Connection(AsyncOpenable):
+            state = "new"
+
+            async def open(self) -> "Connection":
+                self.state = "open"
+                return self
+
+            async def close(self) -> None:
+                self.state = "closed"
+
+
+        async def main() -> list[str]:
+            connection = Connection()
+            async with connection as opened:
+                seen = [opened.state]
+            return [*seen, connection.state]
+
+
+        assert asyncio.run(main()) == ["open", "closed"]
+        ```
+    """
+
+    async def open(self: _O) -> _O:
+        """Connect and return ``self``; subclasses implement it."""
+        raise NotImplementedError
+
+    async def __aenter__(self: _O) -> _O:
+        return await self.open()

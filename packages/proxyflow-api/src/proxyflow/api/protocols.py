@@ -4,9 +4,16 @@ A **broker shim** adapts one message broker to [`Publisher`][proxyflow.api.proto
 and [`Subscriber`][proxyflow.api.protocols.Subscriber] (and, for a durable
 broker, [`AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber]). A
 **connector** adapts one storage system to
-[`Connector`][proxyflow.api.protocols.Connector]. Plug-ins satisfy these
+[`Connector`][proxyflow.api.connector_protocols.Connector]. Plug-ins satisfy these
 protocols structurally: they may import ``proxyflow.api`` for its errors and
 helpers, and nothing else of proxyflow.
+
+This module holds the synchronous broker protocols. The asyncio forms live in
+[`proxyflow.api.async_protocols`][proxyflow.api.async_protocols], the storage
+seam in [`proxyflow.api.connector_protocols`][proxyflow.api.connector_protocols],
+and the values they exchange in [`proxyflow.api.broker_types`][proxyflow.api.broker_types]
+and [`proxyflow.api.buffers`][proxyflow.api.buffers]; every one of those names
+is importable from here too (and from ``proxyflow.api``).
 
 Shims move *bytes on a topic*; they know nothing of events, stores or proxies.
 Every shim documents, in its docstring and docs page:
@@ -32,14 +39,36 @@ The async protocols mirror the sync ones method for method, with coroutines.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, ClassVar, NamedTuple, Protocol, TypeAlias, runtime_checkable
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+# Re-exported below (in __all__): every seam stays importable from here.
+from proxyflow.api.async_protocols import (
+    AsyncAckingSubscriber,
+    AsyncDelivery,
+    AsyncDrainableSubscriber,
+    AsyncPublisher,
+    AsyncSubscriber,
+    AsyncWorkSharingPublisher,
+    AsyncWorkSharingSubscriber,
+)
+from proxyflow.api.broker_types import GroupBacklog, Message, Roster
+from proxyflow.api.buffers import BytesLike
+from proxyflow.api.connector_protocols import (
+    AsyncReadableConnector,
+    Connector,
+    CountingConnector,
+    Key,
+    VectoredConnector,
+)
 
 __all__ = [
     "AckingSubscriber",
     "AsyncAckingSubscriber",
     "AsyncDelivery",
+    "AsyncDrainableSubscriber",
     "AsyncPublisher",
+    "AsyncReadableConnector",
     "AsyncSubscriber",
     "AsyncWorkSharingPublisher",
     "AsyncWorkSharingSubscriber",
@@ -47,6 +76,8 @@ __all__ = [
     "Connector",
     "CountingConnector",
     "Delivery",
+    "DrainableSubscriber",
+    "GroupBacklog",
     "Key",
     "Message",
     "Publisher",
@@ -56,18 +87,6 @@ __all__ = [
     "WorkSharingPublisher",
     "WorkSharingSubscriber",
 ]
-
-BytesLike: TypeAlias = bytes | bytearray | memoryview
-"""Bytes a connector or shim accepts; memoryviews avoid copies of large objects."""
-
-Message: TypeAlias = bytes | bytearray | memoryview
-"""An opaque message; shims may hand out memoryviews to avoid copies."""
-
-Key: TypeAlias = Any
-"""A connector key: small and JSON-serializable (``str`` for the built-in connectors)."""
-
-
-# -- brokers ----------------------------------------------------------------------------------
 
 
 @runtime_checkable
@@ -177,6 +196,9 @@ class Delivery(Protocol):
         Raises:
             ConnectionError: if the broker cannot be reached; the message will
                 then be delivered again (at-least-once).
+            TimeoutError: if the broker did not confirm the acknowledgement in
+                time; it may or may not have taken effect, so the message may be
+                delivered again (at-least-once).
         """
         ...
 
@@ -215,30 +237,12 @@ class AckingSubscriber(Subscriber, Protocol):
         ...
 
 
-class Roster(NamedTuple):
-    """The producers of one topic of a work-sharing broker, as the broker records them.
-
-    Attributes:
-        joined: Ids of the producers that announced the topic (``join``).
-        left: Ids of the producers that finished it (``leave``), after their
-            last message was accepted by the broker.
-    """
-
-    joined: frozenset[bytes]
-    left: frozenset[bytes]
-
-    @property
-    def complete(self) -> bool:
-        """Whether at least one producer joined and every producer that joined has left."""
-        return bool(self.joined) and self.joined <= self.left
-
-
 @runtime_checkable
 class WorkSharingPublisher(Publisher, Protocol):
     """A publisher of a work-sharing broker (each message goes to one subscriber).
 
     On such a broker an end-of-stream message reaches only one of the
-    subscribers, so the broker also keeps a [`Roster`][proxyflow.api.protocols.Roster]
+    subscribers, so the broker also keeps a [`Roster`][proxyflow.api.broker_types.Roster]
     of the producers of each topic: a producer ``join``s a topic before its
     first message and ``leave``s it after its last one.
     """
@@ -271,249 +275,29 @@ class WorkSharingSubscriber(Subscriber, Protocol):
 
 
 @runtime_checkable
-class AsyncPublisher(Protocol):
-    """The asyncio form of [`Publisher`][proxyflow.api.protocols.Publisher]."""
+class DrainableSubscriber(Subscriber, Protocol):
+    """A subscriber of a durable work-sharing group that can tell what the group has left.
 
-    async def send_message(self, topic: str, message: Message) -> None:
-        """Send one message on ``topic`` (see `Publisher.send_message`)."""
-        ...
-
-    async def close(self) -> None:
-        """Release the broker connection; idempotent."""
-        ...
-
-
-@runtime_checkable
-class AsyncSubscriber(Protocol):
-    """The asyncio form of [`Subscriber`][proxyflow.api.protocols.Subscriber]."""
-
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The topics this subscriber reads; empty if the broker does not say."""
-        ...
-
-    def __aiter__(self) -> AsyncIterator[Message]:
-        """Iterate over incoming messages until the subscriber is closed."""
-        ...
-
-    async def next_message(self, timeout: float | None = None) -> Message:
-        """Return the next message (see `Subscriber.next_message`)."""
-        ...
-
-    async def close(self) -> None:
-        """Stop receiving and release the broker connection; idempotent."""
-        ...
-
-
-@runtime_checkable
-class AsyncDelivery(Protocol):
-    """The asyncio form of [`Delivery`][proxyflow.api.protocols.Delivery]."""
-
-    @property
-    def message(self) -> Message:
-        """The message."""
-        ...
-
-    @property
-    def topic(self) -> str:
-        """The topic the message arrived on."""
-        ...
-
-    @property
-    def delivery_count(self) -> int:
-        """How many times the broker has handed this message out: 1 the first time."""
-        ...
-
-    @property
-    def settled(self) -> bool:
-        """Whether ``ack``, ``nack`` or ``reject`` was called."""
-        ...
-
-    async def ack(self) -> None:
-        """Confirm the message was handled (see `Delivery.ack`)."""
-        ...
-
-    async def nack(self, delay: float | None = None) -> None:
-        """Give the message back for redelivery (see `Delivery.nack`)."""
-        ...
-
-    async def reject(self) -> None:
-        """Never deliver this message again (see `Delivery.reject`)."""
-        ...
-
-
-@runtime_checkable
-class AsyncAckingSubscriber(AsyncSubscriber, Protocol):
-    """The asyncio form of [`AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber]."""
-
-    async def next_delivery(self, timeout: float | None = None) -> AsyncDelivery:
-        """Return the next delivery (see `AckingSubscriber.next_delivery`)."""
-        ...
-
-
-@runtime_checkable
-class AsyncWorkSharingPublisher(AsyncPublisher, Protocol):
-    """The asyncio form of a work-sharing publisher.
-
-    See [`WorkSharingPublisher`][proxyflow.api.protocols.WorkSharingPublisher]:
-    ``join`` and ``leave`` are coroutines.
+    An optional capability of an acknowledging, work-sharing subscriber
+    (Redis Streams consumer groups, JetStream durable consumers). A consumer
+    that saw every producer of a topic leave uses it to end only once the
+    whole group has *drained* the topic: a member that died holding
+    deliveries leaves them unacknowledged until the broker's visibility
+    timeout hands them out again, and a consumer that ended before that
+    would leave them unprocessed.
     """
 
-    async def join(self, topic: str, producer_id: bytes) -> None:
-        """Record that ``producer_id`` publishes on ``topic`` (idempotent).
+    def backlog(self, topic: str) -> GroupBacklog:
+        """Return what this subscriber's group has not finished of ``topic``.
 
-        See `WorkSharingPublisher.join`.
-        """
-        ...
+        One or a few server requests; meant to be called when the subscriber
+        is idle, not per message. The counts are a snapshot: a message that
+        is neither undelivered nor unacknowledged in it was acknowledged (or
+        given up on) before the call returned.
 
-    async def leave(self, topic: str, producer_id: bytes) -> None:
-        """Record that ``producer_id`` sent its last message on ``topic`` (idempotent).
-
-        Called once every message of the producer was accepted by the broker
-        (see `WorkSharingPublisher.leave`).
-        """
-        ...
-
-
-@runtime_checkable
-class AsyncWorkSharingSubscriber(AsyncSubscriber, Protocol):
-    """The asyncio form of a work-sharing subscriber.
-
-    See [`WorkSharingSubscriber`][proxyflow.api.protocols.WorkSharingSubscriber]:
-    ``roster`` is a coroutine.
-    """
-
-    async def roster(self, topic: str) -> Roster:
-        """Return the producers that joined and left ``topic`` so far.
-
-        See `WorkSharingSubscriber.roster`.
-        """
-        ...
-
-
-# -- storage ----------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class Connector(Protocol):
-    """Moves opaque bytes in and out of one storage system.
-
-    Guarantees every connector gives (the contract suite in
-    ``proxyflow-testing`` checks them):
-
-    * **Keys** are small, JSON-serializable values (a ``str`` for the built-in
-      connectors) created by the connector. ``put`` never overwrites another key.
-    * **Visibility**: once ``put`` returns, ``get`` from any process that can
-      reach the same storage returns the full bytes; a reader never sees a
-      partial object.
-    * **Missing keys**: ``get`` returns ``None`` and ``evict`` is a no-op;
-      neither raises.
-    * **Eviction on read**: ``get(key, evict=True)`` returns the bytes and
-      removes them, in one round trip where the backend allows it.
-    * **Batches are all or nothing**: when ``put_batch`` raises, none of its
-      objects is left stored.
-    * **Errors** are the classes of
-      [`proxyflow.api.exceptions`][proxyflow.api.exceptions] (store full,
-      object too large, authentication, unreachable...), never a backend
-      library's own.
-    * **Thread-safety**: one instance may be used from several threads at once.
-    * **close()** releases clients, sockets and file handles. It never deletes
-      data that other processes may still read, unless the caller explicitly
-      asked for that when creating the connector. Calling it twice is allowed.
-    * **config()** returns a JSON-serializable ``dict`` of options from which
-      ``from_config`` rebuilds an equivalent connector in another process. It
-      holds no secrets (passwords, tokens) and no destructive flags.
-
-    Attributes:
-        kind: The registered name of this connector class in the
-            ``proxyflow.connectors`` entry-point group (``"file"``, ``"redis"``...).
-    """
-
-    kind: ClassVar[str]
-
-    def put(self, data: BytesLike) -> Key:
-        """Store ``data`` under a new key and return the key."""
-        ...
-
-    def put_batch(self, datas: Sequence[BytesLike]) -> Sequence[Key]:
-        """Store several objects, in one round trip where possible; keys in order.
-
-        All or nothing: if it raises, no object of the batch stays stored.
-        """
-        ...
-
-    def get(self, key: Key, *, evict: bool = False) -> BytesLike | None:
-        """Return the bytes under ``key`` or ``None``; with ``evict`` also remove them."""
-        ...
-
-    def get_batch(self, keys: Sequence[Key], *, evict: bool = False) -> Sequence[BytesLike | None]:
-        """Return the bytes of several keys (``None`` for missing ones), in order."""
-        ...
-
-    def exists(self, key: Key) -> bool:
-        """Return whether ``key`` holds an object."""
-        ...
-
-    def evict(self, key: Key) -> None:
-        """Remove the object under ``key``; a missing key is not an error."""
-        ...
-
-    def config(self) -> dict[str, Any]:
-        """Return JSON-serializable options that describe this connector.
-
-        [`from_config`][proxyflow.api.protocols.Connector.from_config] rebuilds it from them.
-        """
-        ...
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Connector:
-        """Build a connector from its options.
-
-        The options are the output of [`config`][proxyflow.api.protocols.Connector.config].
-        """
-        ...
-
-    def close(self) -> None:
-        """Release resources; never delete shared data unless asked at creation."""
-        ...
-
-
-@runtime_checkable
-class CountingConnector(Connector, Protocol):
-    """A connector that can say how much it holds (a seam for byte back-pressure).
-
-    Optional: stores use it when a connector provides it.
-    """
-
-    def stats(self) -> dict[str, int]:
-        """Return at least ``{"objects": n, "bytes": b}`` held by this connector's storage."""
-        ...
-
-
-@runtime_checkable
-class VectoredConnector(Connector, Protocol):
-    """A connector that stores an object given as several pieces, without joining them.
-
-    Optional: a store with the default serializer hands large pickled objects
-    (header, pickle stream, padding, out-of-band buffers such as a numpy
-    array's memory) to [`put_parts`][proxyflow.api.protocols.VectoredConnector.put_parts]
-    instead of first copying them into one buffer. The stored object is the
-    concatenation of the pieces: ``get`` returns the same bytes as after
-    ``put(b"".join(parts))``, with every guarantee of
-    [`Connector.put`][proxyflow.api.protocols.Connector.put] (a new key,
-    atomic visibility).
-
-    Example:
-        ```python
-        if isinstance(connector, VectoredConnector):
-            key = connector.put_parts([b"header", memoryview(array)])
-        ```
-    """
-
-    def put_parts(self, parts: Sequence[BytesLike]) -> Key:
-        """Store the concatenation of ``parts`` under a new key and return the key.
-
-        The pieces may be views of memory the caller keeps using afterwards:
-        they must be written (or copied) before this returns.
+        Raises:
+            EOFError: if the subscriber was closed.
+            ConnectionError: if the broker cannot be reached.
+            ValueError: if the subscriber does not read ``topic``.
         """
         ...

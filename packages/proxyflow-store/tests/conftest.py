@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -24,3 +25,18 @@ def store(store_name: str) -> Iterator[Store]:
     finally:
         s.close()
         unregister_store(store_name)
+
+
+@pytest.fixture
+def redis_store(redis_url: str) -> Iterator[Store]:
+    """A store on the test's Redis server, under a prefix of its own."""
+    pytest.importorskip("redis")
+    from proxyflow.connectors.redis import RedisConnector
+
+    name = f"redis-store-{uuid.uuid4().hex[:8]}"
+    s = Store(name, RedisConnector(redis_url, prefix=f"{name}:"))
+    try:
+        yield s
+    finally:
+        s.close()
+        unregister_store(name)

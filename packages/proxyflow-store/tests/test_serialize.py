@@ -324,3 +324,9 @@ def test_register_validates_arguments() -> None:
         register_serializer("", _dumps, _loads)
     with pytest.raises(TypeError):
         register_serializer("x", 1, _loads)  # type: ignore[arg-type]
+
+
+def test_a_strided_view_of_raw_bytes_deserializes_to_its_bytes() -> None:
+    strided = memoryview(bytearray(b"a-b-c-"))[::2]
+    assert not strided.contiguous
+    assert deserialize(strided) == b"abc"

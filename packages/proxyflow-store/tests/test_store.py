@@ -121,6 +121,30 @@ def test_put_batch_with_bad_object_stores_nothing(store: Store) -> None:
     assert store.connector.stats() == stats_before  # type: ignore[attr-defined]
 
 
+def test_serialize_then_put_serialized_batch(rec_store: Any) -> None:
+    store, connector = rec_store
+    pieces = [store.serialize(obj) for obj in (1, "two", b"three")]
+    assert connector.calls == []  # serializing stores nothing
+    keys = store.put_serialized_batch(pieces)
+    assert connector.calls == ["put_batch"]
+    assert store.get_batch(keys) == [1, "two", b"three"]
+    assert store.put_serialized_batch([]) == []
+
+
+def test_serialize_fails_alone_on_a_bad_object(store: Store) -> None:
+    with pytest.raises(SerializationError):
+        store.serialize(threading.Lock())
+    assert store.connector.stats()["objects"] == 0  # type: ignore[attr-defined]
+
+
+def test_serialize_on_a_closed_store_raises(store: Store) -> None:
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.serialize(1)
+    with pytest.raises(StoreClosedError):
+        store.put_serialized_batch([])
+
+
 def test_put_unserializable_stores_nothing(store: Store) -> None:
     with pytest.raises(SerializationError) as info:
         store.put(threading.Lock())

@@ -18,17 +18,21 @@ Examples:
 
 from __future__ import annotations
 
-from proxyflow.proxy.exceptions import ProxyError, ProxyResolveError
+from proxyflow.proxy.exceptions import ProxyError, ProxyPendingError, ProxyResolveError
 from proxyflow.proxy.factory import Factory
 from proxyflow.proxy.proxy import Proxy, extract, get_factory, is_resolved, resolve
+from proxyflow.proxy.resolving import Resolving, resolve_async
 
 __all__ = [
     "Factory",
     "Proxy",
     "ProxyError",
+    "ProxyPendingError",
     "ProxyResolveError",
+    "Resolving",
     "extract",
     "get_factory",
     "is_resolved",
     "resolve",
+    "resolve_async",
 ]

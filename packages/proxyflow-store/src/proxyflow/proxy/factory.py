@@ -19,7 +19,12 @@ class Factory(Protocol[T_co]):
     that travel between processes must be picklable and should be small; a
     factory class may also define ``__proxy_reduce__(self)`` returning a
     ``__reduce__`` tuple that rebuilds ``Proxy(self)`` in one step (store
-    factories use it to keep proxy pickles under 200 bytes).
+    factories use it to keep proxy pickles under 200 bytes). A factory class
+    may define ``__proxy_async__(self)`` returning a zero-argument coroutine
+    function that produces the same target on the running event loop, or
+    ``None`` when it cannot: [`resolve_async`][proxyflow.proxy.resolving.resolve_async]
+    then reads natively instead of calling the factory in a worker thread
+    (a store factory whose connector has ``get_async`` does).
 
     Examples:
         >>> class Answer:

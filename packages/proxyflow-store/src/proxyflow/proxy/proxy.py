@@ -15,70 +15,45 @@ operations never resolve:
 The class is written in plain Python rather than on top of a wrapper library
 so that these three behaviours, and the wrapping of factory errors in
 [`ProxyResolveError`][proxyflow.proxy.exceptions.ProxyResolveError], are fully under our
-control.
+control. This module holds the proxy's own behaviour (identity, attributes,
+pickling, Dask tokens, ``repr``, calls) and the public helpers; the slots and
+the single resolution live in ``_state``, and the operators and the
+container, iteration, context-manager and async protocols are forwarded by
+the mixins in ``_operators`` and ``_containers``.
 """
 
 from __future__ import annotations
 
-import math
-import operator
-import os
 import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from proxyflow.proxy.exceptions import ProxyResolveError
+from proxyflow.proxy._containers import _ContainerForwarding
+from proxyflow.proxy._operators import _OperatorForwarding
+from proxyflow.proxy._state import (
+    _FACTORY,
+    _LOCK,
+    _PENDING,
+    _RESOLVED,
+    _SLOTS,
+    _TARGET,
+    _TOKEN,
+    _get,
+    _obj,
+    _set,
+    _target,
+)
 
 __all__ = ["Proxy", "extract", "get_factory", "is_resolved", "resolve"]
 
 T = TypeVar("T")
 
-# Instance slots of Proxy. They are read and written with object.__getattribute__
-# / object.__setattr__ so that they never collide with the target's attributes.
-_FACTORY = "_pf_factory"
-_TARGET = "_pf_target"
-_RESOLVED = "_pf_resolved"
-_LOCK = "_pf_lock"
-_TOKEN = "_pf_token"
-_SLOTS = frozenset({_FACTORY, _TARGET, _RESOLVED, _LOCK, _TOKEN, "__weakref__"})
 # Names answered by the proxy itself rather than by the target.
 _OWN = _SLOTS | {"__reduce__", "__reduce_ex__", "__dask_tokenize__"}
 # Attributes Dask looks up to recognise its own objects: never forwarded.
 _DASK_PREFIX = "__dask_"
 _TOKEN_LOCK = threading.Lock()
-
-_get = object.__getattribute__
-_set = object.__setattr__
-
-
-def _target(proxy: Proxy[T]) -> T:
-    """Return the proxy's target, calling the factory once if needed."""
-    if _get(proxy, _RESOLVED):
-        return _get(proxy, _TARGET)  # type: ignore[no-any-return]
-    with _get(proxy, _LOCK):
-        if not _get(proxy, _RESOLVED):
-            factory = _get(proxy, _FACTORY)
-            try:
-                target = factory()
-            except ProxyResolveError:
-                raise
-            except Exception as exc:
-                raise ProxyResolveError(
-                    f"the factory of a proxy failed: {factory!r}: {type(exc).__name__}: {exc}"
-                ) from exc
-            _set(proxy, _TARGET, target)
-            _set(proxy, _RESOLVED, True)
-    return _get(proxy, _TARGET)  # type: ignore[no-any-return]
-
-
-_obj: Callable[[Proxy[Any]], Any] = _target
-"""``_target`` typed as returning ``Any``, for forwarding operators."""
-
-
-def _rebind(proxy: Proxy[Any], op: Callable[[Any, Any], Any], other: Any) -> None:
-    """Apply an in-place operator and make its result the proxy's new target."""
-    _set(proxy, _TARGET, op(_target(proxy), other))
 
 
 def _check(proxy: Any) -> None:
@@ -86,7 +61,7 @@ def _check(proxy: Any) -> None:
         raise TypeError(f"expected a Proxy, got {type(proxy).__name__}")
 
 
-class Proxy(Generic[T]):
+class Proxy(_OperatorForwarding, _ContainerForwarding, Generic[T]):
     """A transparent lazy proxy of the object that ``factory()`` returns.
 
     The factory is called at most once, on the first operation that needs the
@@ -130,6 +105,7 @@ class Proxy(Generic[T]):
         "__weakref__",
         "_pf_factory",
         "_pf_lock",
+        "_pf_pending",
         "_pf_resolved",
         "_pf_target",
         "_pf_token",
@@ -142,6 +118,7 @@ class Proxy(Generic[T]):
         _set(self, _TARGET, None)
         _set(self, _RESOLVED, False)
         _set(self, _LOCK, threading.Lock())
+        _set(self, _PENDING, None)
 
     # -- identity, attributes, pickling ---------------------------------------------------------
 
@@ -220,279 +197,17 @@ class Proxy(Generic[T]):
     def __dir__(self) -> list[str]:
         return dir(_obj(self))
 
-    def __hash__(self) -> int:
-        return hash(_obj(self))
-
-    def __bool__(self) -> bool:
-        return bool(_obj(self))
-
     def __instancecheck__(self, instance: Any) -> bool:
         return isinstance(instance, _obj(self))
 
     def __subclasscheck__(self, subclass: Any) -> bool:
         return issubclass(subclass, _obj(self))
 
-    # -- comparisons ---------------------------------------------------------------------------
-
-    def __eq__(self, other: object) -> Any:
-        return _obj(self) == other
-
-    def __ne__(self, other: object) -> Any:
-        return _obj(self) != other
-
-    def __lt__(self, other: Any) -> Any:
-        return _obj(self) < other
-
-    def __le__(self, other: Any) -> Any:
-        return _obj(self) <= other
-
-    def __gt__(self, other: Any) -> Any:
-        return _obj(self) > other
-
-    def __ge__(self, other: Any) -> Any:
-        return _obj(self) >= other
-
-    # -- conversions and unary operators ----------------------------------------------------------
-
-    def __int__(self) -> int:
-        return int(_obj(self))
-
-    def __float__(self) -> float:
-        return float(_obj(self))
-
-    def __complex__(self) -> complex:
-        return complex(_obj(self))
-
-    def __index__(self) -> int:
-        return operator.index(_obj(self))
-
-    def __fspath__(self) -> str | bytes:
-        path: str | bytes = os.fspath(_obj(self))
-        return path
-
-    def __round__(self, ndigits: int | None = None) -> Any:
-        target: Any = _obj(self)
-        return round(target) if ndigits is None else round(target, ndigits)
-
-    def __trunc__(self) -> Any:
-        return math.trunc(_obj(self))
-
-    def __floor__(self) -> Any:
-        return math.floor(_obj(self))
-
-    def __ceil__(self) -> Any:
-        return math.ceil(_obj(self))
-
-    def __neg__(self) -> Any:
-        return -_obj(self)
-
-    def __pos__(self) -> Any:
-        return +_obj(self)
-
-    def __abs__(self) -> Any:
-        return abs(_obj(self))
-
-    def __invert__(self) -> Any:
-        return ~_obj(self)
-
-    # -- binary operators ----------------------------------------------------------------------
-
-    def __add__(self, other: Any) -> Any:
-        return _obj(self) + other
-
-    def __sub__(self, other: Any) -> Any:
-        return _obj(self) - other
-
-    def __mul__(self, other: Any) -> Any:
-        return _obj(self) * other
-
-    def __matmul__(self, other: Any) -> Any:
-        return _obj(self) @ other
-
-    def __truediv__(self, other: Any) -> Any:
-        return _obj(self) / other
-
-    def __floordiv__(self, other: Any) -> Any:
-        return _obj(self) // other
-
-    def __mod__(self, other: Any) -> Any:
-        return _obj(self) % other
-
-    def __divmod__(self, other: Any) -> Any:
-        return divmod(_obj(self), other)
-
-    def __pow__(self, other: Any, modulo: Any = None) -> Any:
-        target: Any = _obj(self)
-        return pow(target, other) if modulo is None else pow(target, other, modulo)
-
-    def __lshift__(self, other: Any) -> Any:
-        return _obj(self) << other
-
-    def __rshift__(self, other: Any) -> Any:
-        return _obj(self) >> other
-
-    def __and__(self, other: Any) -> Any:
-        return _obj(self) & other
-
-    def __xor__(self, other: Any) -> Any:
-        return _obj(self) ^ other
-
-    def __or__(self, other: Any) -> Any:
-        return _obj(self) | other
-
-    # -- reflected binary operators ------------------------------------------------------------
-
-    def __radd__(self, other: Any) -> Any:
-        return other + _obj(self)
-
-    def __rsub__(self, other: Any) -> Any:
-        return other - _obj(self)
-
-    def __rmul__(self, other: Any) -> Any:
-        return other * _obj(self)
-
-    def __rmatmul__(self, other: Any) -> Any:
-        return other @ _obj(self)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return other / _obj(self)
-
-    def __rfloordiv__(self, other: Any) -> Any:
-        return other // _obj(self)
-
-    def __rmod__(self, other: Any) -> Any:
-        return other % _obj(self)
-
-    def __rdivmod__(self, other: Any) -> Any:
-        return divmod(other, _obj(self))
-
-    def __rpow__(self, other: Any) -> Any:
-        return pow(other, _obj(self))
-
-    def __rlshift__(self, other: Any) -> Any:
-        return other << _obj(self)
-
-    def __rrshift__(self, other: Any) -> Any:
-        return other >> _obj(self)
-
-    def __rand__(self, other: Any) -> Any:
-        return other & _obj(self)
-
-    def __rxor__(self, other: Any) -> Any:
-        return other ^ _obj(self)
-
-    def __ror__(self, other: Any) -> Any:
-        return other | _obj(self)
-
-    # -- in-place operators (rebind the target, keep the proxy) ----------------------------------
-
-    def __iadd__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.iadd, other)
-        return self
-
-    def __isub__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.isub, other)
-        return self
-
-    def __imul__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.imul, other)
-        return self
-
-    def __imatmul__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.imatmul, other)
-        return self
-
-    def __itruediv__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.itruediv, other)
-        return self
-
-    def __ifloordiv__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.ifloordiv, other)
-        return self
-
-    def __imod__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.imod, other)
-        return self
-
-    def __ipow__(self, other: Any) -> Any:  # type: ignore[misc]
-        _rebind(self, operator.ipow, other)
-        return self
-
-    def __ilshift__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.ilshift, other)
-        return self
-
-    def __irshift__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.irshift, other)
-        return self
-
-    def __iand__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.iand, other)
-        return self
-
-    def __ixor__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.ixor, other)
-        return self
-
-    def __ior__(self, other: Any) -> Proxy[T]:
-        _rebind(self, operator.ior, other)
-        return self
-
-    # -- containers, iteration, calls ----------------------------------------------------------
-
-    def __len__(self) -> int:
-        return len(_obj(self))
-
-    def __length_hint__(self) -> int:
-        return operator.length_hint(_obj(self))
-
-    def __contains__(self, item: Any) -> bool:
-        return item in _obj(self)
-
-    def __getitem__(self, key: Any) -> Any:
-        return _obj(self)[key]
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        _obj(self)[key] = value
-
-    def __delitem__(self, key: Any) -> None:
-        del _obj(self)[key]
-
-    def __iter__(self) -> Any:
-        return iter(_obj(self))
-
-    def __next__(self) -> Any:
-        return next(_obj(self))
-
-    def __reversed__(self) -> Any:
-        return reversed(_obj(self))
+    # -- calls ----------------------------------------------------------------------------------
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the target with the given arguments."""
         return _obj(self)(*args, **kwargs)
-
-    # -- context managers and async protocols -----------------------------------------------------
-
-    def __enter__(self) -> Any:
-        return _obj(self).__enter__()
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        return _obj(self).__exit__(*exc_info)
-
-    def __await__(self) -> Any:
-        return _obj(self).__await__()
-
-    def __aiter__(self) -> Any:
-        return _obj(self).__aiter__()
-
-    async def __anext__(self) -> Any:
-        return await _obj(self).__anext__()
-
-    async def __aenter__(self) -> Any:
-        return await _obj(self).__aenter__()
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        return await _obj(self).__aexit__(*exc_info)
 
 
 # Pickles name the class by its public path (a few bytes shorter on the wire).

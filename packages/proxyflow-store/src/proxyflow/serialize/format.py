@@ -63,6 +63,7 @@ import pickle
 import struct
 from typing import Any
 
+from proxyflow.api.buffers import byte_view
 from proxyflow.serialize.exceptions import SerializationError
 
 __all__ = [
@@ -95,14 +96,6 @@ _ZEROS = bytes(_ALIGN)
 
 def _align(offset: int) -> int:
     return (offset + _ALIGN - 1) // _ALIGN * _ALIGN
-
-
-def _flat(data: Any) -> memoryview:
-    """Return a flat unsigned-byte view of ``data`` (no copy)."""
-    view = memoryview(data)
-    if view.ndim != 1 or view.format != "B":
-        view = view.cast("B")
-    return view
 
 
 def _serialize_raw(data: bytes | memoryview) -> bytes | bytearray | memoryview:
@@ -298,10 +291,10 @@ def deserialize(data: bytes | bytearray | memoryview) -> Any:
     if type(data) is bytes and (not data or not _TAG_FIRST <= data[0] <= _TAG_LAST):
         return data  # raw binary as bytes, the common case: no copy, no view
     try:
-        view = _flat(data)
+        view = byte_view(data)  # a strided view is copied, as serialize() does
     except (TypeError, ValueError) as exc:
         raise SerializationError(
-            f"expected a contiguous bytes-like object, got {type(data).__name__}"
+            f"expected a bytes-like object, got {type(data).__name__}"
         ) from exc
     if len(view) == 0 or not _TAG_FIRST <= view[0] <= _TAG_LAST:
         return bytes(view)  # raw binary handed over as a bytearray or a view

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 Serializer: TypeAlias = Callable[[Any], BytesLike]
-"""Turns an object into bytes (a [`BytesLike`][proxyflow.api.protocols.BytesLike]).
+"""Turns an object into bytes (a [`BytesLike`][proxyflow.api.buffers.BytesLike]).
 
 Raises [`SerializationError`][proxyflow.serialize.exceptions.SerializationError] when it cannot.
 """

@@ -4,8 +4,10 @@ Modules import one another in one direction only: ``exceptions``, ``config``,
 ``protocols``, ``cache``, ``metrics`` and ``connector_registry`` import none of
 the others below; ``registry`` (named stores) comes next, then ``factory``
 (the [`StoreFactory`][proxyflow.store.factory.StoreFactory] of proxies, which
-finds its store through the registry), then ``store`` (the
-[`Store`][proxyflow.store.Store], which makes factories, and hands the
+finds its store through the registry), then the parts of the
+[`Store`][proxyflow.store.Store] (``_store_core``: state, helpers, config;
+``_store_batch``: the batch paths; ``_store_proxies``: the proxy makers) and
+last ``store`` (the class itself, which makes factories, and hands the
 registry the function that builds a store from a config).
 
 Examples:
@@ -31,7 +33,9 @@ from proxyflow.store.connector_registry import (
     connector_from_config,
     register_connector_class,
 )
+from proxyflow.store.digest import DIGEST_SIZE, CheckedDeserializer, Digested, content_digest
 from proxyflow.store.exceptions import (
+    ContentDigestError,
     NotAStoreProxyError,
     ObjectMissingError,
     StoreClosedError,
@@ -62,13 +66,17 @@ from proxyflow.store.registry import (
 from proxyflow.store.store import VECTORED_PUT_MIN_BYTES, Store
 
 __all__ = [
+    "DIGEST_SIZE",
     "ENTRY_POINT_GROUP",
     "INSTALL_HINTS",
     "OPERATIONS",
     "VECTORED_PUT_MIN_BYTES",
     "BytesLike",
+    "CheckedDeserializer",
     "Connector",
+    "ContentDigestError",
     "CountingConnector",
+    "Digested",
     "Key",
     "LRUCache",
     "NotAStoreProxyError",
@@ -88,6 +96,7 @@ __all__ = [
     "available_connector_kinds",
     "connector_class",
     "connector_from_config",
+    "content_digest",
     "get_or_create_store",
     "get_store",
     "register_connector_class",

@@ -9,6 +9,8 @@ proxyflow.api.ProxyflowError
       ├── ObjectMissingError       no object under a key (also KeyError)
       ├── StoreExistsError         a store name is taken by another instance
       ├── NotAStoreProxyError      a proxy whose factory reads no store (also TypeError)
+      ├── ContentDigestError       stored bytes differ from their expected digest
+      │                            (also ValueError)
       └── StoreConfigError         an invalid store config (also ValueError)
            └── UnknownConnectorError   no connector of that kind is installed
                                        (also LookupError)
@@ -33,6 +35,7 @@ from typing import Any
 from proxyflow.api.exceptions import ProxyflowError
 
 __all__ = [
+    "ContentDigestError",
     "NotAStoreProxyError",
     "ObjectMissingError",
     "StoreClosedError",
@@ -112,3 +115,13 @@ class UnknownConnectorError(StoreConfigError, LookupError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ContentDigestError(StoreError, ValueError):
+    """Bytes read from storage do not match the content digest they were expected to have.
+
+    Raised before the bytes are deserialized (see
+    [`proxyflow.store.digest`][proxyflow.store.digest]), so nothing read from
+    changed storage is unpickled. The object is not returned; when the read
+    evicted it, it is gone.
+    """

@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from proxyflow.proxy import Proxy
-from proxyflow.serialize import DEFAULT_SERIALIZER
+from proxyflow.serialize import DEFAULT_SERIALIZER, get_serializer
 from proxyflow.store.config import StoreConfig
+from proxyflow.store.digest import CheckedDeserializer
 from proxyflow.store.exceptions import ObjectMissingError, StoreConfigError
 from proxyflow.store.protocols import Key
 from proxyflow.store.registry import get_or_create_store
@@ -47,10 +49,16 @@ class StoreFactory:
             object was not written with the store's own serializer.
         store: The store to read from in this process while it is open; it
             is held by a weak reference.
+        digest: The [`content_digest`][proxyflow.store.digest.content_digest]
+            the stored bytes must have: they are checked before being
+            deserialized, in every process the factory is pickled to. ``None``
+            (the default) checks nothing.
 
     Raises:
         ObjectMissingError: When called, if nothing is stored under ``key``
             (a proxy turns it into [`ProxyResolveError`][proxyflow.proxy.ProxyResolveError]).
+        ContentDigestError: When called, if ``digest`` is given and the stored
+            bytes do not match it (nothing is deserialized).
 
     Examples:
         >>> from proxyflow.proxy import Proxy
@@ -61,7 +69,16 @@ class StoreFactory:
         True
     """
 
-    __slots__ = ("__weakref__", "_store", "config", "deserializer", "evict", "key", "target_type")
+    __slots__ = (
+        "__weakref__",
+        "_store",
+        "config",
+        "deserializer",
+        "digest",
+        "evict",
+        "key",
+        "target_type",
+    )
 
     def __init__(
         self,
@@ -72,8 +89,10 @@ class StoreFactory:
         target_type: type | None = None,
         deserializer: str | None = None,
         store: Store | None = None,
+        digest: bytes | None = None,
     ) -> None:
         self.key = key
+        self.digest = digest
         self.config = config
         self.evict = evict
         self.target_type = target_type
@@ -107,8 +126,39 @@ class StoreFactory:
         """
         store = self.get_store()
         value = store.get(
-            self.key, evict=self.evict, default=_MISSING, deserializer=self.deserializer
+            self.key, evict=self.evict, default=_MISSING, deserializer=self._loads(store)
         )
+        return self._found(value, store)
+
+    def __proxy_async__(self) -> Callable[[], Awaitable[Any]] | None:
+        """The asyncio read of this object, when its store's connector has ``get_async``.
+
+        [`resolve_async`][proxyflow.proxy.resolving.resolve_async] awaits it on
+        the running loop instead of calling the factory in a worker thread
+        (see [`Factory`][proxyflow.proxy.factory.Factory]). ``None`` when the
+        connector reads only synchronously (files, for instance).
+        """
+        if not callable(getattr(self.get_store().connector, "get_async", None)):
+            return None
+        return self._read_async
+
+    async def _read_async(self) -> Any:
+        """Read the object with the connector's ``get_async``: the same checks as a call."""
+        store = self.get_store()
+        value = await store.get_async(
+            self.key, evict=self.evict, default=_MISSING, deserializer=self._loads(store)
+        )
+        return self._found(value, store)
+
+    def _loads(self, store: Store) -> Any:
+        """The per-read deserializer: the named one, checked against ``digest`` if given."""
+        deserializer: Any = self.deserializer
+        if self.digest is not None:
+            loads = store.deserializer if deserializer is None else get_serializer(deserializer)[1]
+            deserializer = CheckedDeserializer(loads, self.digest)
+        return deserializer
+
+    def _found(self, value: Any, store: Store) -> Any:
         if value is _MISSING:
             raise ObjectMissingError(self.key, store.name)
         return value
@@ -128,6 +178,7 @@ class StoreFactory:
             self.target_type,
             self.evict,
             self.deserializer,
+            self.digest,
         )
         while len(args) > 2 and args[-1] in (None, False):
             args = args[:-1]
@@ -143,20 +194,28 @@ class StoreFactory:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StoreFactory):
             return NotImplemented
-        return (self.key, self.config, self.evict, self.target_type, self.deserializer) == (
+        return (
+            self.key,
+            self.config,
+            self.evict,
+            self.target_type,
+            self.deserializer,
+            self.digest,
+        ) == (
             other.key,
             other.config,
             other.evict,
             other.target_type,
             other.deserializer,
+            other.digest,
         )
 
     def __hash__(self) -> int:
         return hash((type(self), self.config))
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
-        """Dask's token: the store config, key, evict flag and deserializer (no storage access)."""
-        return (_wire(self.config), self.key, self.evict, self.deserializer)
+        """Dask's token: config, key, evict flag, deserializer and digest (no storage access)."""
+        return (_wire(self.config), self.key, self.evict, self.deserializer, self.digest)
 
     def __repr__(self) -> str:
         return (
@@ -197,28 +256,35 @@ def _unwire(wire: str) -> StoreConfig:
     return StoreConfig(*fields)
 
 
-def _sf(
+def _sf(  # noqa: PLR0917 - the compact pickle passes its fields by position
     key: Key,
     wire: str,
     target_type: type | None = None,
     evict: bool = False,
     deserializer: str | None = None,
+    digest: bytes | None = None,
 ) -> StoreFactory:
     """Rebuild a [`StoreFactory`][proxyflow.store.factory.StoreFactory] from its compact pickle."""
     return StoreFactory(
-        key, _unwire(wire), evict=evict, target_type=target_type, deserializer=deserializer
+        key,
+        _unwire(wire),
+        evict=evict,
+        target_type=target_type,
+        deserializer=deserializer,
+        digest=digest,
     )
 
 
-def _sp(
+def _sp(  # noqa: PLR0917 - the compact pickle passes its fields by position
     key: Key,
     wire: str,
     target_type: type | None = None,
     evict: bool = False,
     deserializer: str | None = None,
+    digest: bytes | None = None,
 ) -> Proxy[Any]:
     """Rebuild a proxy of a `StoreFactory` from its compact pickle."""
-    return Proxy(_sf(key, wire, target_type, evict, deserializer))
+    return Proxy(_sf(key, wire, target_type, evict, deserializer, digest))
 
 
 # Pickles name these by the shortest importable path (``proxyflow.store`` re-exports them).

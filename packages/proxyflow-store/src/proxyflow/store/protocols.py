@@ -1,19 +1,19 @@
 """The protocols a [`Store`][proxyflow.store.Store] consumes.
 
 The connector protocols are defined once, in
-[`proxyflow.api.protocols`][proxyflow.api.protocols] (the dependency-free
-package every connector may import), and re-exported here:
+[`proxyflow.api.connector_protocols`][proxyflow.api.connector_protocols] (in the
+dependency-free package every connector may import), and re-exported here:
 
-* [`Connector`][proxyflow.api.protocols.Connector] moves opaque bytes in and out
+* [`Connector`][proxyflow.api.connector_protocols.Connector] moves opaque bytes in and out
   of one storage system, with the guarantees listed on it (new keys, atomic
   visibility, all-or-nothing batches, typed errors, ``close()`` keeps shared
   data, ``config()`` without secrets);
-* [`CountingConnector`][proxyflow.api.protocols.CountingConnector] adds
+* [`CountingConnector`][proxyflow.api.connector_protocols.CountingConnector] adds
   ``stats()``;
-* [`VectoredConnector`][proxyflow.api.protocols.VectoredConnector] adds
+* [`VectoredConnector`][proxyflow.api.connector_protocols.VectoredConnector] adds
   ``put_parts()``;
-* [`BytesLike`][proxyflow.api.protocols.BytesLike] and
-  [`Key`][proxyflow.api.protocols.Key] are the types they exchange.
+* [`BytesLike`][proxyflow.api.buffers.BytesLike] and
+  [`Key`][proxyflow.api.connector_protocols.Key] are the types they exchange.
 
 A connector never sees Python objects (the store serializes them) and does
 not import ``proxyflow.store``. Connector classes are found by *kind* (a short

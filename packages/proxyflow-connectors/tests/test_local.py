@@ -22,7 +22,7 @@ from proxyflow.connectors import (
 )
 from proxyflow.store.protocols import Connector, CountingConnector
 from proxyflow.testing import ConnectorContract
-from proxyflow.testing.connector_contract import _cross_process_child
+from proxyflow.testing._connector_sharing import _cross_process_child
 
 
 class TestLocalConnectorContract(ConnectorContract):

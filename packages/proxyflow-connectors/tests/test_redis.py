@@ -282,3 +282,41 @@ def test_silent_server_times_out_on_a_large_put() -> None:
 def test_ill_typed_configs_are_typed_errors(config: dict[str, Any]) -> None:
     with pytest.raises(InvalidConfigError):
         RedisConnector.from_config(config)
+
+
+def test_get_async_reads_and_evicts_on_each_loop(connector: RedisConnector) -> None:
+    import asyncio
+    import warnings
+
+    key = connector.put(b"value")
+
+    async def read(evict: bool) -> bytes | None:
+        return await asyncio.wait_for(connector.get_async(key, evict=evict), 10)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        assert asyncio.run(read(False)) == b"value"  # one loop, its own client
+        assert asyncio.run(read(True)) == b"value"  # another loop, another client
+        assert asyncio.run(read(False)) is None
+    assert connector.get(key) is None
+    with pytest.raises(InvalidKeyError):
+        asyncio.run(connector.get_async("not a key!"))
+    connector.close()
+    connector.close()
+
+
+def test_asyncio_run_closes_its_loops_client(connector: RedisConnector) -> None:
+    import asyncio
+
+    key = connector.put(b"v")
+
+    async def read() -> tuple[bytes | None, Any]:
+        value = await asyncio.wait_for(connector.get_async(key), 10)
+        return value, connector._async.client()
+
+    value, client = asyncio.run(read())
+    assert value == b"v"
+    pool = client.connection_pool
+    connections = list(pool._available_connections) + list(pool._in_use_connections)
+    assert connections  # the read opened one...
+    assert not any(c.is_connected for c in connections)  # ...closed before the loop ended

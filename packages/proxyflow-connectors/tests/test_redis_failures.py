@@ -8,6 +8,7 @@ nobody listens on.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -238,6 +239,49 @@ def test_a_wrong_password_is_refused(server: RedisServer) -> None:
     url = server.url.replace("redis://", "redis://:wrong@")
     with pytest.raises(ConnectorAuthenticationError, match="refused the user name or password"):
         RedisConnector(url).put(b"x")
+
+
+def test_get_async_errors_are_typed(server: RedisServer) -> None:
+    _admin(server).config_set("requirepass", "s3cret")
+    wrong = RedisConnector(server.url.replace("redis://", "redis://:wrong@"))
+    unreachable = RedisConnector("redis://127.0.0.1:1/0", connect_timeout=2)
+
+    async def read(connector: RedisConnector) -> Any:
+        return await asyncio.wait_for(connector.get_async("0" * 20, evict=True), 10)
+
+    with pytest.raises(ConnectorAuthenticationError, match="refused the user name or password"):
+        asyncio.run(read(wrong))
+    with pytest.raises(ConnectorConnectionError, match="unreachable"):
+        asyncio.run(read(unreachable))
+    right = RedisConnector(server.url.replace("redis://", "redis://:s3cret@"))
+    key = right.put(b"async")
+    assert asyncio.run(read_key(right, key)) == (b"async", None)
+    for connector in (wrong, unreachable, right):
+        connector.close()
+
+
+def test_a_cancelled_get_async_leaves_no_reply_behind(server: RedisServer) -> None:
+    connector = RedisConnector(server.url, prefix=_prefix())
+    first, second = connector.put(b"first"), connector.put(b"second")
+    admin = _admin(server)
+
+    async def body() -> Any:
+        # One connection only: the next read reuses the one the cancelled read used.
+        await connector.get_async(second)
+        admin.execute_command("CLIENT", "PAUSE", 300, "ALL")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(connector.get_async(first), 0.05)
+        return await asyncio.wait_for(connector.get_async(second), 10)
+
+    try:
+        assert asyncio.run(body()) == b"second"  # never the cancelled read's b"first"
+    finally:
+        connector.close()
+
+
+async def read_key(connector: RedisConnector, key: str) -> tuple[Any, Any]:
+    first = await connector.get_async(key, evict=True)
+    return first, await connector.get_async(key)
 
 
 def test_a_password_for_a_server_without_one_is_an_authentication_error(

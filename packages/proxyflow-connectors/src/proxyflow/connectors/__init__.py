@@ -1,7 +1,7 @@
 """Storage connectors for proxyflow stores: local, file, Redis.
 
 Each connector moves opaque bytes and satisfies the ``Connector`` protocol of
-[`proxyflow.api`][proxyflow.api.protocols.Connector] structurally; connectors
+[`proxyflow.api`][proxyflow.api.connector_protocols.Connector] structurally; connectors
 import ``proxyflow.api`` (its errors, byte views, ``redact_url``,
 ``Closeable``) and nothing else of proxyflow. Connectors are found by their
 ``kind`` through the ``proxyflow.connectors`` entry-point group. Every failure

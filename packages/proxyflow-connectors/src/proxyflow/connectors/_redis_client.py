@@ -12,6 +12,7 @@ from proxyflow.connectors.exceptions import InvalidConfigError, MissingDependenc
 
 __all__ = [
     "ParserChoice",
+    "async_parser_class",
     "import_redis",
     "location_url",
     "parser_class",
@@ -113,3 +114,17 @@ def parser_class(choice: str) -> type[Any] | None:
         hiredis_parser: type[Any] = parsers._HiredisParser
         return hiredis_parser
     raise InvalidConfigError(f"parser must be 'auto', 'python' or 'hiredis', not {choice!r}")
+
+
+def async_parser_class(choice: str) -> type[Any] | None:
+    """Return the ``redis.asyncio`` parser class for ``choice`` (``None`` lets redis-py choose).
+
+    ``choice`` was checked by [`parser_class`][proxyflow.connectors._redis_client.parser_class].
+    """
+    if choice == "auto":
+        return None
+    parsers = importlib.import_module("redis._parsers")
+    chosen: type[Any] = (
+        parsers._AsyncHiredisParser if choice == "hiredis" else parsers._AsyncRESP2Parser
+    )
+    return chosen

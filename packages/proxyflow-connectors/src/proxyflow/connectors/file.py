@@ -6,10 +6,8 @@ such as NFS or Lustre) can read the objects.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -17,57 +15,23 @@ from proxyflow.api.buffers import flat_buffer, flat_buffers
 from proxyflow.api.closing import Closeable
 from proxyflow.api.protocols import BytesLike
 from proxyflow.connectors._config import check_config
+from proxyflow.connectors._file_dir import OwnFiles, prepare_directory, unlink_quietly
 from proxyflow.connectors._file_errors import translate_os_error
 from proxyflow.connectors._fileio import read_all, write_all, writev_all
 from proxyflow.connectors._keys import check_key, new_key
 from proxyflow.connectors.exceptions import (
     ConnectorError,
     InvalidConfigError,
-    StoreDirectoryError,
     record_leftover_keys,
 )
 
 __all__ = ["FileConnector"]
 
-_DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _TEMP_PREFIX = ".tmp-"
 _OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | _OPEN_FLAGS
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS
-
-
-def _prepare_directory(path: str) -> list[str]:
-    """Create ``path`` and missing parents with mode 0o700; return those created, outermost first.
-
-    Raises:
-        StoreDirectoryError: ``path`` cannot be created, is not a directory or
-            is not writable by this process.
-    """
-    missing: list[str] = []
-    current = path
-    while not os.path.lexists(current):
-        missing.append(current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    created: list[str] = []
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, _DIR_MODE)
-        except FileExistsError:
-            continue  # another process created it meanwhile
-        except OSError as exc:
-            raise StoreDirectoryError(
-                f"cannot create store directory {path!r}: {exc.strerror or exc}"
-            ) from exc
-        created.append(directory)
-    if not os.path.isdir(path):
-        raise StoreDirectoryError(f"store directory {path!r} exists and is not a directory")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise StoreDirectoryError(f"store directory {path!r} is not writable by this process")
-    return created
 
 
 class FileConnector(Closeable):
@@ -169,9 +133,7 @@ class FileConnector(Closeable):
         self._base = os.path.join(self._dir, "")
         self._temp_base = self._base + _TEMP_PREFIX
         self._clear_on_close = clear_on_close
-        self._created_dirs = _prepare_directory(self._dir)
-        self._lock = threading.Lock()
-        self._written: set[str] = set()
+        self._own = OwnFiles(self._base, prepare_directory(self._dir), tracking=clear_on_close)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._dir!r}, clear_on_close={self._clear_on_close})"
@@ -202,13 +164,11 @@ class FileConnector(Closeable):
                     os.close(fd)
                 os.replace(temp, self._base + key)
             except BaseException:
-                _unlink_quietly(temp)
+                unlink_quietly(temp)
                 raise
         except OSError as exc:
             raise self._error(exc, f"writing an object of {size} bytes") from exc
-        if self._clear_on_close:
-            with self._lock:
-                self._written.add(key)
+        self._own.add(key)
         return key
 
     def put(self, data: BytesLike) -> str:
@@ -266,7 +226,7 @@ class FileConnector(Closeable):
                 pass
             except OSError:
                 left.append(key)
-            self._forget(key)
+            self._own.forget(key)
         if left and error is not None:
             record_leftover_keys(error, left)
 
@@ -304,7 +264,7 @@ class FileConnector(Closeable):
         """
         data = self._read(self._base + check_key(key), evict=evict)
         if evict and data is not None and self._clear_on_close:
-            self._forget(key)
+            self._own.forget(key)
         return data
 
     def get_batch(self, keys: Sequence[str], *, evict: bool = False) -> list[bytes | None]:
@@ -332,12 +292,7 @@ class FileConnector(Closeable):
             pass
         except OSError as exc:
             raise self._error(exc, "deleting an object") from exc
-        self._forget(key)
-
-    def _forget(self, key: str) -> None:
-        if self._clear_on_close:
-            with self._lock:
-                self._written.discard(key)
+        self._own.forget(key)
 
     def stats(self) -> dict[str, int]:
         """Return ``{"objects": n, "bytes": b}`` for every object file in the directory.
@@ -386,23 +341,4 @@ class FileConnector(Closeable):
         A file that cannot be deleted is left in place. Calling it several
         times is allowed.
         """
-        if not self._clear_on_close:
-            return
-        with self._lock:
-            keys = list(self._written)
-            self._written.clear()
-        for key in keys:
-            _unlink_quietly(self._base + key)
-        for directory in reversed(self._created_dirs):
-            try:
-                os.rmdir(directory)
-            except FileNotFoundError:
-                continue
-            except OSError:
-                break  # not empty (someone else's files) or already gone
-        self._created_dirs = []
-
-
-def _unlink_quietly(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
+        self._own.clear()

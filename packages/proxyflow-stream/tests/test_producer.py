@@ -9,6 +9,7 @@ import pytest
 from proxyflow.store import Store
 from proxyflow.stream import (
     BatchEvent,
+    BatchSendError,
     EndOfStreamEvent,
     EventEncodeError,
     NewObjectEvent,
@@ -178,9 +179,12 @@ def test_failed_publish_evicts_what_it_stored(store: Store, spy: Any) -> None:
             pass
 
     producer = StreamProducer(Broken(), default_store=store, batch_size=2)
-    producer.send("t", 1)
-    with pytest.raises(ConnectionError):
+    first = producer.send("t", 1)
+    with pytest.raises(BatchSendError) as info:
         producer.send("t", 2)
+    assert isinstance(info.value.__cause__, ConnectionError)
+    assert [(f.send_index, f.obj) for f in info.value.failures] == [(0, 1), (1, 2)]
+    assert isinstance(first.exception(), ConnectionError)
     assert spy.calls["put_batch"] == 1
     assert spy.calls["evict"] == 2
     producer.flush()  # the failed batch was dropped, not retried

@@ -8,6 +8,11 @@ from a [`Subscriber`][proxyflow.stream.protocols.Subscriber] and yields lazy
 [`Proxy`][proxyflow.proxy.Proxy] objects, so the bulk bytes travel only from the
 store to the process that finally uses them.
 
+From asyncio code, [`AsyncStreamProducer`][proxyflow.stream.async_producer.AsyncStreamProducer]
+and [`AsyncStreamConsumer`][proxyflow.stream.async_consumer.AsyncStreamConsumer]
+do the same over asyncio shims (``async with``, ``async for``, ``await
+producer.send(...)``), with the same wire format.
+
 Producers and consumers select objects by their metadata with ``keep=``
 (True keeps) or with ``filter_=`` (True drops, as in ProxyStore); see
 [`proxyflow.stream.filters`][proxyflow.stream.filters].
@@ -34,6 +39,9 @@ Example:
 from __future__ import annotations
 
 from proxyflow.stream.__about__ import __version__
+from proxyflow.stream._signing import SIGNING_KEY_ENV
+from proxyflow.stream.async_consumer import AsyncStreamConsumer
+from proxyflow.stream.async_producer import AsyncStreamProducer
 from proxyflow.stream.consumer import ConsumerStats, StreamConsumer
 from proxyflow.stream.events import (
     BatchEvent,
@@ -45,15 +53,28 @@ from proxyflow.stream.events import (
     encode_event,
 )
 from proxyflow.stream.exceptions import (
+    AcknowledgementError,
+    AcknowledgementsUnavailableError,
+    BatchSendError,
     ConnectorNotAllowedError,
     ConsumerClosedError,
     ConsumerTimeoutError,
     EventDecodeError,
     EventEncodeError,
+    EventRejectedError,
+    EventsLostError,
+    ForgedEventError,
+    ItemNotHeldError,
     ProducerClosedError,
+    ReplayedEventError,
+    SendPendingError,
+    SendTimeoutError,
     StreamError,
     StreamObjectMissingError,
+    TamperedObjectError,
     TopicClosedError,
+    UnsignedEventError,
+    UntrustedLocationError,
 )
 from proxyflow.stream.filters import (
     Filter,
@@ -68,10 +89,20 @@ from proxyflow.stream.filters import (
 )
 from proxyflow.stream.producer import StreamProducer
 from proxyflow.stream.protocols import AckingSubscriber, Delivery, Message, Publisher, Subscriber
+from proxyflow.stream.results import FailedSend, SendResult
+from proxyflow.stream.trust import TRUST_ALL, TRUSTED_LOCATIONS_ENV, TrustedLocation
 
 __all__ = [
+    "SIGNING_KEY_ENV",
+    "TRUSTED_LOCATIONS_ENV",
+    "TRUST_ALL",
     "AckingSubscriber",
+    "AcknowledgementError",
+    "AcknowledgementsUnavailableError",
+    "AsyncStreamConsumer",
+    "AsyncStreamProducer",
     "BatchEvent",
+    "BatchSendError",
     "ConnectorNotAllowedError",
     "ConsumerClosedError",
     "ConsumerStats",
@@ -81,7 +112,12 @@ __all__ = [
     "Event",
     "EventDecodeError",
     "EventEncodeError",
+    "EventRejectedError",
+    "EventsLostError",
+    "FailedSend",
     "Filter",
+    "ForgedEventError",
+    "ItemNotHeldError",
     "KeyEquals",
     "Message",
     "MetadataMatches",
@@ -91,13 +127,21 @@ __all__ = [
     "NullFilter",
     "ProducerClosedError",
     "Publisher",
+    "ReplayedEventError",
     "SamplingFilter",
+    "SendPendingError",
+    "SendResult",
+    "SendTimeoutError",
     "StreamConsumer",
     "StreamError",
     "StreamObjectMissingError",
     "StreamProducer",
     "Subscriber",
+    "TamperedObjectError",
     "TopicClosedError",
+    "TrustedLocation",
+    "UnsignedEventError",
+    "UntrustedLocationError",
     "__version__",
     "all_of",
     "any_of",

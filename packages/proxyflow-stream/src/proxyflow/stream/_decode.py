@@ -67,6 +67,8 @@ class StoredItem(NamedTuple):
         producer_id: The sending producer's id.
         topic: The topic it was sent on.
         store_config: The packed config of its store.
+        digest: The content digest of its stored bytes, from a signed event
+            whose signature was checked; ``None`` otherwise.
     """
 
     seq: int
@@ -76,6 +78,7 @@ class StoredItem(NamedTuple):
     producer_id: bytes
     topic: str
     store_config: bytes
+    digest: bytes | None = None
 
 
 class InlineItem(NamedTuple):
@@ -140,6 +143,9 @@ _NEW_OBJECT = int(EventType.NEW_OBJECT)
 _NEW_OBJECT_KEY = int(EventType.NEW_OBJECT_KEY)
 _END_OF_STREAM = int(EventType.END_OF_STREAM)
 _BATCH = int(EventType.BATCH)
+_SIGNED = int(EventType.SIGNED)
+SIGNED_HEAD = bytes((0x95, FORMAT_VERSION, _SIGNED))
+"""The first bytes of every signed message (a 5-field array, version, type code)."""
 
 
 def _seq(seq: Any) -> int:
@@ -226,6 +232,8 @@ def decode(data: bytes | bytearray | memoryview) -> DecodedEvent:
     if type(pid) is not bytes or not 0 < len(pid) <= MAX_PRODUCER_ID_LEN:
         raise EventDecodeError("producer id must be 1 to 64 bytes of bin")
     if type(topic) is not str:
+        if code == _SIGNED and type(code) is int:  # its 4th field is bin or nil: off the hot path
+            return _signed_body(fields)
         raise EventDecodeError("topic must be a str")
     if type(code) is int:
         if code == _NEW_OBJECT_KEY:
@@ -235,7 +243,7 @@ def decode(data: bytes | bytearray | memoryview) -> DecodedEvent:
             if type(config) is not bytes:
                 raise EventDecodeError("store config must be bin")
             _check_stored(seq, key, evict, metadata)
-            return _new(StoredItem, (seq, key, evict, metadata, pid, topic, config))
+            return _new(StoredItem, (seq, key, evict, metadata, pid, topic, config, None))
         if code == _NEW_OBJECT:
             if len(fields) != 8:
                 raise EventDecodeError("inline event has the wrong number of fields")
@@ -249,6 +257,20 @@ def decode(data: bytes | bytearray | memoryview) -> DecodedEvent:
         if code == _BATCH:
             return _batch(pid, topic, fields)
     raise EventDecodeError(f"unknown event type {code!r}")
+
+
+def _signed_body(fields: list[Any]) -> DecodedEvent:
+    """Decode the event inside a signed message, without checking its signature.
+
+    What a consumer without a signing key does: its trust policy applies as
+    for any unsigned event, and the digests are ignored.
+    """
+    if len(fields) != 5 or type(fields[4]) is not bytes:
+        raise EventDecodeError("signed event has the wrong fields")
+    body = fields[4]
+    if body[:3] == SIGNED_HEAD:
+        raise EventDecodeError("a signed event cannot hold another signed event")
+    return decode(body)
 
 
 def _batch(pid: bytes, topic: str, fields: list[Any]) -> Batch:
@@ -271,5 +293,5 @@ def _batch(pid: bytes, topic: str, fields: list[Any]) -> Batch:
         else:
             seq, key, evict, metadata = fields_of_item
             _check_stored(seq, key, evict, metadata)
-            append(_new(StoredItem, (seq, key, evict, metadata, pid, topic, config)))
+            append(_new(StoredItem, (seq, key, evict, metadata, pid, topic, config, None)))
     return _new(Batch, (pid, topic, config, items))

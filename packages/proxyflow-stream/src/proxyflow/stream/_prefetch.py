@@ -10,9 +10,10 @@ from typing import Any, TypeAlias
 
 __all__ = ["Entry", "PrefetchStopped", "Prefetcher"]
 
-Entry: TypeAlias = tuple[dict[str, Any], Any] | BaseException
+Entry: TypeAlias = tuple[dict[str, Any], Any] | tuple[dict[str, Any], Any, Any] | BaseException
 """One result of the prefetch thread, in stream order: what the caller returns,
-a ``(metadata, object)`` pair, or what it raises in this place, an exception."""
+a ``(metadata, object)`` pair (with acknowledgements, ``(metadata, object,
+ticket)``), or what it raises in this place, an exception."""
 
 Fill = Callable[[int], tuple[list[Entry], bool]]
 

@@ -3,21 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from proxyflow.serialize import SerializationError
 from proxyflow.store import Store
+from proxyflow.stream._acks import AckTracker, Ticket
 from proxyflow.stream._decode import StoredItem
 from proxyflow.stream._prefetch import Entry
-from proxyflow.stream._reader import EventReader
+from proxyflow.stream._reader import CONTENT_ERRORS, EventReader
 from proxyflow.stream._resolver import MISSING, fetch
 from proxyflow.stream._source import InlineObject, Kept, ObjectSource
-from proxyflow.stream.exceptions import StreamObjectMissingError
+from proxyflow.stream._stats import ConsumerStats
+from proxyflow.stream.exceptions import ConsumerClosedError, StreamObjectMissingError
 
-__all__ = ["MAX_PROBE_BACKOFF", "ReadAhead", "resolve"]
+__all__ = ["MAX_PROBE_BACKOFF", "ProbeBackoff", "ReadAhead", "resolve", "resolve_held"]
 
 MAX_PROBE_BACKOFF = 16
 """Most fills whose subscriber probes are skipped after a probe found nothing."""
+
+
+class ProbeBackoff:
+    """Which prefetch fills ask the subscriber for messages that already arrived.
+
+    Such a probe costs an exception and a system call when nothing arrived,
+    so after a probe found nothing the next 1, 2, 4 ... `MAX_PROBE_BACKOFF`
+    fills skip theirs. Shared by the synchronous and asyncio read-ahead.
+    """
+
+    __slots__ = ("_backoff", "_skip")
+
+    def __init__(self) -> None:
+        self._backoff = 0
+        self._skip = 0
+
+    def begin(self) -> bool:
+        """Start a fill: whether it may probe the subscriber."""
+        probe = self._skip == 0
+        self._skip = max(0, self._skip - 1)
+        return probe
+
+    def end(self, found: bool) -> None:
+        """End a fill that probed: ``found`` tells whether the probes took a message."""
+        self._backoff = 0 if found else min(MAX_PROBE_BACKOFF, 2 * self._backoff or 1)
+        self._skip = self._backoff
 
 
 class ReadAhead:
@@ -29,23 +57,28 @@ class ReadAhead:
     one store with the same evict flag are read with **one**
     ``store.get_batch``.
 
-    Asking the subscriber for a message that has not arrived costs an
-    exception and a system call, so after a probe found nothing the next 1,
-    2, 4 ... `MAX_PROBE_BACKOFF` fills skip their probes (items already
-    decoded are still batched).
+    Probes of the subscriber back off while they find nothing
+    (`ProbeBackoff`); items already decoded are still batched.
 
     Args:
         source: The consumer's item source (its lock is taken per fill).
         reader: The consumer's event reader (to see whether probes found messages).
+        acks: The acknowledgement tracker, with an acknowledging subscriber:
+            objects are then read without evicting them (they are evicted
+            when their delivery is acknowledged), each entry carries its
+            item's ticket, and an item whose object cannot be read is
+            settled at once (see `AckTracker.failed`).
     """
 
-    __slots__ = ("__weakref__", "_backoff", "_reader", "_skip_probes", "_source")
+    __slots__ = ("__weakref__", "_acks", "_probes", "_reader", "_source")
 
-    def __init__(self, source: ObjectSource, reader: EventReader) -> None:
+    def __init__(
+        self, source: ObjectSource, reader: EventReader, acks: AckTracker | None = None
+    ) -> None:
+        self._acks = acks
         self._source = source
         self._reader = reader
-        self._backoff = 0
-        self._skip_probes = 0
+        self._probes = ProbeBackoff()
 
     def fill(self, room: int) -> tuple[list[Entry], bool]:
         """Return up to ``room`` entries in stream order, and whether the thread should stop.
@@ -59,8 +92,7 @@ class ReadAhead:
             first = source.next()
             assert first is not None
             batch = [first]
-            receive = self._skip_probes == 0
-            self._skip_probes = max(0, self._skip_probes - 1)
+            receive = self._probes.begin()
             taken = self._reader.taken
             while len(batch) < room:
                 try:
@@ -72,14 +104,60 @@ class ReadAhead:
                     break
                 batch.append(found)
             if receive and room > 1:
-                probed = self._reader.taken > taken
-                self._backoff = 0 if probed else min(MAX_PROBE_BACKOFF, 2 * self._backoff or 1)
-                self._skip_probes = self._backoff
-        entries, failed = resolve(batch, source.resolver.cache)
+                self._probes.end(found=self._reader.taken > taken)
+        if self._acks is None:
+            entries, failed = resolve(batch, source.resolver.cache)
+        else:
+            entries, failed = self._resolve_held(batch)
         stop = error is not None or failed
         if error is not None:
             entries.append(error)
         return entries, stop
+
+    def _resolve_held(self, batch: list[Kept]) -> tuple[list[Entry], bool]:
+        """Resolve items of deliveries without evicting; attach each item's ticket."""
+        assert self._acks is not None
+        return resolve_held(batch, self._acks, self._source.resolver.cache)
+
+
+def resolve_held(
+    batch: list[Kept], acks: AckTracker, stores: Mapping[bytes, Store]
+) -> tuple[list[Entry], bool]:
+    """Resolve items of deliveries in order without evicting; each entry carries its ticket.
+
+    Each item is taken from the books first (its object is evicted when its
+    delivery is acknowledged); an item whose object cannot be read is
+    settled at once (see `AckTracker.failed`) and its error is its entry.
+    Shared by both consumers' prefetch (the asyncio one runs it in a worker
+    thread).
+
+    Args:
+        batch: The kept items, in stream order.
+        acks: The acknowledgement tracker.
+        stores: The resolver's cache: packed config -> store.
+
+    Returns:
+        The entries, ``(metadata, object, ticket)`` or an error, and whether
+        any of them is an error.
+    """
+    tickets: list[Ticket] = []
+    kept: list[Kept] = []
+    for item in batch:
+        if type(item) is InlineObject:
+            tickets.append(acks.take(item.item, None))
+            kept.append(item)
+        else:
+            assert type(item) is StoredItem
+            tickets.append(acks.take(item, stores[item.store_config]))
+            kept.append(item._replace(evict=False) if item.evict else item)
+    entries, failed = resolve(kept, stores)
+    for i, ticket in enumerate(tickets):
+        entry = entries[i]
+        if isinstance(entry, BaseException):
+            acks.failed(ticket, entry)
+        else:
+            entries[i] = (entry[0], entry[1], ticket)
+    return entries, failed
 
 
 def resolve(batch: list[Kept], stores: Mapping[bytes, Store]) -> tuple[list[Entry], bool]:
@@ -119,7 +197,7 @@ def resolve(batch: list[Kept], stores: Mapping[bytes, Store]) -> tuple[list[Entr
         group: list[StoredItem] = batch[i:j]  # type: ignore[assignment]
         i = j
         values: list[Any] | None = None
-        if len(group) > 1:
+        if len(group) > 1 and first.digest is None:  # signed items are checked one by one
             try:
                 values = store.get_batch(
                     [g.key for g in group], default=MISSING, evict=evict, return_exceptions=True
@@ -144,3 +222,36 @@ def resolve(batch: list[Kept], stores: Mapping[bytes, Store]) -> tuple[list[Entr
             append(error)
             failed = True
     return entries, failed
+
+
+class _HandsOut(Protocol):
+    def hand_out(self, obj: Any, ticket: Ticket) -> None: ...
+
+
+def open_entry(
+    entry: Entry,
+    stats: ConsumerStats,
+    acks: _HandsOut | None,
+    reader: EventReader,
+    end: type[Exception],
+) -> tuple[dict[str, Any], Any] | None:
+    """What a prefetched entry means for the caller who took it, for both consumers.
+
+    Returns the ``(metadata, object)`` to hand out (counted, and with
+    acknowledgements recorded as handed out), or ``None`` for a content error
+    skipped in skip mode (counted by ``reader``); raises the entry's error in
+    its place in the stream, or ``end`` (``StopIteration`` or
+    ``StopAsyncIteration``) if the consumer was closed while the caller waited.
+    """
+    if not isinstance(entry, BaseException):
+        stats.objects += 1
+        if len(entry) == 3:
+            acks.hand_out(entry[1], entry[2])  # type: ignore[union-attr]
+            return entry[0], entry[1]
+        return entry
+    if isinstance(entry, ConsumerClosedError):
+        raise end  # closed while this call waited: the stream ended
+    if isinstance(entry, StreamObjectMissingError) or not isinstance(entry, CONTENT_ERRORS):
+        raise entry
+    reader.skip_bad(entry)  # a hostile key or stored bytes: skipped in skip mode
+    return None

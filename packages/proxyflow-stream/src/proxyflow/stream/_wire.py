@@ -64,6 +64,8 @@ class EventType(IntEnum):
     """A topic ended ([`EndOfStreamEvent`][proxyflow.stream.events.EndOfStreamEvent])."""
     BATCH = 4
     """Several object events of one flush ([`BatchEvent`][proxyflow.stream.events.BatchEvent])."""
+    SIGNED = 5
+    """An event authenticated with a signing key, wrapped with its MAC (see ``_signing``)."""
 
 
 _TRUE = b"\xc3"

@@ -1,41 +1,53 @@
 """The consumer side of a stream: [`StreamConsumer`][proxyflow.stream.consumer.StreamConsumer].
 
-The consumer is a thin shell over one module per job: decoding events and
-counting ends (``_reader``), finding stores (``_resolver``), selecting objects
-(``_filtering``), rebuilding inline objects (``_inline``), the lock that lets
-threads share a consumer (``_source``) and prefetching (``_readahead``,
-``_prefetch``).
+The consumer is a thin shell over one module per job: checking its arguments
+and wiring the pieces (``_consumer_wiring``, shared with the asyncio
+consumer), decoding events and counting ends (``_reader``), finding stores
+(``_resolver``), selecting objects (``_filtering``), rebuilding inline objects
+(``_inline``), the lock that lets threads share a consumer (``_source``),
+handing out the next item (``_reading``), prefetching (``_readahead``,
+``_prefetch``), acknowledgements (``_acks``, ``_acking``) and closing
+(``_consumer_closing``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Generic, Literal
 
 from proxyflow.api import Closeable
 from proxyflow.proxy import Proxy
 from proxyflow.store import Store
+from proxyflow.stream._acks import AckMode, AckTracker
+from proxyflow.stream._consumer_closing import Closing
+from proxyflow.stream._consumer_wiring import (
+    check_options,
+    check_subscriber,
+    event_reader,
+    group_drain,
+    require_acking,
+    store_resolver,
+    stream_topics,
+)
+from proxyflow.stream._draining import end_wait
 from proxyflow.stream._filtering import selection
-from proxyflow.stream._prefetch import Prefetcher, PrefetchStopped
+from proxyflow.stream._gaps import GapPolicy
+from proxyflow.stream._prefetch import Prefetcher
 from proxyflow.stream._readahead import ReadAhead
-from proxyflow.stream._reader import EndOfStream, EventReader
-from proxyflow.stream._resolver import StoreResolver, fetch
+from proxyflow.stream._reader import EndOfStream
+from proxyflow.stream._reading import Reading
+from proxyflow.stream._signing import signing_key as _mac_key
 from proxyflow.stream._source import InlineObject, ObjectSource
 from proxyflow.stream._stats import ConsumerStats
 from proxyflow.stream._typing import T
-from proxyflow.stream.exceptions import ConsumerClosedError
 from proxyflow.stream.protocols import Filter, MetadataPredicate, Subscriber
+from proxyflow.stream.trust import TrustedLocation
 
 __all__ = ["ConsumerStats", "StreamConsumer"]
 
-_R = TypeVar("_R")
 
-_JOIN_TIMEOUT = 10.0
-"""Seconds `StreamConsumer.close` waits for the prefetch thread to end."""
-
-
-class StreamConsumer(Closeable, Generic[T]):
+class StreamConsumer(Reading[T], Closing, Closeable, Generic[T]):
     """Reads a stream: decodes events and yields proxies of the stored objects.
 
     Iterating yields, per object event, a [`Proxy`][proxyflow.proxy.Proxy] of
@@ -71,6 +83,27 @@ class StreamConsumer(Closeable, Generic[T]):
     ``__next__`` and the ``next*`` methods raise `StopIteration`.
     A closed subscriber (``EOFError``) also ends the stream.
 
+    **Work-sharing brokers.** When several consumers share a topic on a
+    broker that hands each message to one of them (a Redis list, a queue
+    shared by threads or made by ``shared_queue``, a Redis stream group: the
+    subscriber has a ``roster(topic)`` method), an end-of-stream message
+    reaches one consumer only. Such a consumer ends a topic when the
+    broker's roster says every producer that joined it has left (at least
+    ``producers_per_topic`` of them) and no message is left to read, which
+    it checks whenever the subscriber is idle for a moment. Producers join
+    and leave by themselves; the default arguments are safe.
+
+    **Lost and repeated events.** On a fan-out subscriber (every consumer
+    sees every event), the consumer follows each producer's sequence numbers
+    per topic, up to its end-of-stream event (which carries the number of
+    events before it): missing numbers count in ``stats.lost`` and are
+    reported as ``on_gap`` says; a number seen already counts in
+    ``stats.duplicates`` and its event is dropped. A consumer that starts
+    after a producer counts the events it missed as lost. On a work-sharing
+    subscriber each consumer sees a share of the numbers by design, so they
+    are not tracked there: use a broker that keeps messages until they are
+    handled.
+
     **Filtering.** ``keep=predicate`` hands out only the objects whose
     metadata the predicate is true for; ``filter_=predicate`` drops them
     instead, as ProxyStore's ``filter_`` does (True drops). Give one or
@@ -87,10 +120,31 @@ class StreamConsumer(Closeable, Generic[T]):
     inline arrive as ``bytes`` at any size (a large payload is decoded without
     a copy, then copied once into the ``bytes`` returned).
 
+    **Trust.** An event names the store of its object; the consumer uses it
+    only as [`proxyflow.stream.trust`][proxyflow.stream.trust] allows: client
+    settings (timeouts, password variable) never come from the event, and a
+    location (directory, Redis database) is used only if it is registered or
+    written to by a producer in this process, listed in ``trusted_locations``
+    (default: ``PROXYFLOW_TRUSTED_LOCATIONS``), or the event is signed.
+    Otherwise [`UntrustedLocationError`][proxyflow.stream.exceptions.UntrustedLocationError]
+    is raised, before anything is opened. With a ``signing_key`` (default:
+    ``PROXYFLOW_SIGNING_KEY``) every event must be signed with the same key
+    by its producer and be of one of ``topics``, and each stored object's
+    bytes are checked against the digest its event carries before they are
+    deserialized (also when a proxy resolves, in any process); failures are
+    [`EventRejectedError`][proxyflow.stream.exceptions.EventRejectedError]
+    subclasses, skipped in skip mode and counted in ``stats.untrusted``. See
+    the security page of the documentation.
+
     **Bad messages.** A message that is not a valid event raises
     [`EventDecodeError`][proxyflow.stream.exceptions.EventDecodeError] (default,
     ``on_decode_error="raise"``) or, with ``"skip"``, is skipped and counted
-    in ``stats.skipped_bad_messages``.
+    in ``stats.skipped_bad_messages``. Skip mode also skips (and counts)
+    every other error an event's content causes while its store is found or
+    its inline object rebuilt: a bad store config, a connector kind not
+    allowed or not installed, an unknown serializer, fields of the wrong
+    type. Backend failures (a store that cannot be reached) are raised in
+    both modes.
 
     **Threads.** Reading events is serialized by an internal lock, so several
     threads may share a consumer; each object goes to exactly one caller.
@@ -115,17 +169,36 @@ class StreamConsumer(Closeable, Generic[T]):
     never start the thread: they yield unresolved proxies, so a dispatcher that
     forwards proxies never pulls data. Once the thread runs, however, every call
     is served from it (``next()`` then returns objects already resolved).
-    Objects resolved ahead are **lost** if the consumer is closed before they
-    are taken (their events asked for eviction, so they are gone from the
-    store): use prefetch when the consumer reads the stream to its end.
+    Without acknowledgements, objects resolved ahead are **lost** if the
+    consumer is closed before they are taken (their events asked for
+    eviction, so they are gone from the store); with them, they stay in the
+    store until acknowledged and their deliveries are given back.
     [`close`][proxyflow.stream.consumer.StreamConsumer.close] stops the thread
     (it waits for it to notice the closed subscriber).
 
-    Future seams (not implemented): acknowledging the deliveries of an
-    [`AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber], detecting
-    gaps in each producer's sequence numbers and a trust policy for the stores
-    events point at. Every decoded object keeps its producer id, topic and
-    sequence number for them.
+    **Acknowledgements.** Over an acknowledging subscriber
+    ([`AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber]: Redis
+    Streams, NATS JetStream) every item is settled once, with the very proxy
+    or object handed out:
+    [`ack`][proxyflow.stream.consumer.StreamConsumer.ack],
+    [`nack`][proxyflow.stream.consumer.StreamConsumer.nack] (deliver again)
+    or [`reject`][proxyflow.stream.consumer.StreamConsumer.reject] (dead
+    letter). ``ack="auto"`` (default) acknowledges an item when the same
+    thread asks for the next one, at the end and on ``close()`` (a ``with``
+    block left on an exception gives it back); ``"manual"`` leaves it to the
+    caller. Objects are evicted when their delivery is acknowledged, never
+    when resolved; a batch message is acknowledged when all its objects are
+    and given back whole if any is; dropped objects and end-of-stream events
+    are acknowledged at once; bad messages, missing objects and disallowed
+    stores are rejected; a store failure while resolving gives the delivery
+    back and is raised. The end of the stream waits until every item read is
+    settled and every item given back has come again, and (``drain_group``)
+    until the whole group drained the topics (Redis Streams, JetStream): what
+    a dead member held comes back and is handed out here. ``close()`` gives
+    back what is not settled. ``stats.redelivered`` counts redeliveries. A
+    plain subscriber acknowledges nothing (``acknowledges`` is false and the methods raise
+    [`AcknowledgementsUnavailableError`][proxyflow.stream.exceptions.AcknowledgementsUnavailableError]).
+    The streaming guide's "Acknowledgements" section has the details.
 
     Args:
         subscriber: The broker subscriber to read messages from.
@@ -144,10 +217,33 @@ class StreamConsumer(Closeable, Generic[T]):
         on_decode_error: ``"raise"`` or ``"skip"`` bad messages.
         prefetch: Objects the resolving methods keep resolved ahead in a
             background thread (``0``: none, everything happens in the caller).
+        on_gap: What to do when a producer's events were lost (fan-out
+            subscribers): ``"count"`` only counts them in ``stats.lost``,
+            ``"warn"`` also logs a warning on the ``proxyflow.stream``
+            logger, ``"raise"`` raises
+            [`EventsLostError`][proxyflow.stream.exceptions.EventsLostError]
+            (the consumer stays usable).
+        ack: ``"auto"`` or ``"manual"`` (see Acknowledgements); ``"manual"``
+            needs an acknowledging subscriber.
+        drain_group: With acknowledgements on a subscriber with ``backlog``, end only
+            once the group's backlog is empty (``False``: once this consumer settled).
+        trusted_locations: Locations events may name without a signature:
+            [`TrustedLocation`][proxyflow.stream.trust.TrustedLocation]
+            entries or their string forms (``"file:/data/pf"``,
+            ``"redis://host:6379/0"``), or ``"*"`` for every location;
+            ``None`` reads ``PROXYFLOW_TRUSTED_LOCATIONS``.
+        signing_key: The key events must be signed with (``str`` or
+            ``bytes``, at least 16 bytes); ``None`` reads
+            ``PROXYFLOW_SIGNING_KEY``, and when that is unset events are not
+            checked.
 
     Raises:
         ValueError: If ``producers_per_topic`` has a count below 1,
-            ``on_decode_error`` is unknown or ``prefetch`` is negative.
+            ``on_decode_error``, ``on_gap`` or ``ack`` is unknown,
+            ``prefetch`` is negative, a trusted location is malformed or the
+            signing key is too short.
+        AcknowledgementsUnavailableError: If ``ack="manual"`` and the
+            subscriber cannot acknowledge (it has no ``next_delivery``).
         TypeError: If both ``keep`` and ``filter_`` are given, or ``subscriber``
             has no ``next_message`` method.
 
@@ -177,33 +273,42 @@ class StreamConsumer(Closeable, Generic[T]):
         store_overrides: Mapping[str, Store] | None = None,
         on_decode_error: Literal["raise", "skip"] = "raise",
         prefetch: int = 0,
+        on_gap: GapPolicy = "warn",
+        ack: AckMode = "auto",
+        trusted_locations: Iterable[str | TrustedLocation] | None = None,
+        signing_key: str | bytes | None = None,
+        drain_group: bool = True,
     ) -> None:
         chosen = selection(keep, filter_, "StreamConsumer")
-        if prefetch < 0:
-            raise ValueError(f"prefetch must be >= 0, got {prefetch!r}")
-        if on_decode_error not in ("raise", "skip"):
-            raise ValueError(f"on_decode_error must be 'raise' or 'skip', got {on_decode_error!r}")
-        if not callable(getattr(subscriber, "next_message", None)):
-            raise TypeError(
-                "subscriber must provide next_message(timeout) and close() (the "
-                f"proxyflow.api.Subscriber protocol); {type(subscriber).__name__} does not"
-            )
-        if isinstance(topics, str):
-            topics = (topics,)
-        self._topics = tuple(getattr(subscriber, "topics", ()) if topics is None else topics)
+        check_options(ack, on_decode_error, prefetch)
+        check_subscriber(subscriber)
+        self._topics = stream_topics(subscriber, topics)
         self._subscriber = subscriber
+        mac_key = _mac_key(signing_key)
         self.stats = ConsumerStats()
-        """Counters of decoded events, objects, skipped and filtered messages."""
-        self._reader = EventReader(
+        """Counters of decoded events, objects, skipped and filtered messages, and deliveries."""
+        self._ack_mode: AckMode = ack
+        acking = callable(getattr(subscriber, "next_delivery", None))
+        require_acking(ack, acking, subscriber, "RedisStreamSubscriber or JetStreamSubscriber")
+        self._acks = AckTracker(ack, self.stats) if acking else None
+        roster = getattr(subscriber, "roster", None)
+        end = EndOfStream(self._topics, producers_per_topic, roster if callable(roster) else None)
+        self._reader = event_reader(
             subscriber,
             timeout,
-            EndOfStream(self._topics, producers_per_topic),
-            skip_bad=on_decode_error == "skip",
+            end,
+            on_decode_error=on_decode_error,
             stats=self.stats,
+            on_gap=on_gap,
+            acks=self._acks,
+            mac_key=mac_key,
+            topics=self._topics,
         )
-        resolver = StoreResolver(allowed_connectors, store_overrides)
-        self._source = ObjectSource(self._reader, resolver, chosen, self.stats)
-        self._readahead = ReadAhead(self._source, self._reader)
+        resolver = store_resolver(allowed_connectors, store_overrides, trusted_locations, mac_key)
+        self._source = ObjectSource(self._reader, resolver, chosen, self.stats, self._acks)
+        self._source.timeout = timeout
+        self._source.drain = group_drain(subscriber, end, self._acks, timeout, drain_group)
+        self._readahead = ReadAhead(self._source, self._reader, self._acks)
         self._prefetcher = (
             Prefetcher(prefetch, self._readahead.fill, "proxyflow-consumer-prefetch")
             if prefetch
@@ -223,6 +328,16 @@ class StreamConsumer(Closeable, Generic[T]):
         return self._topics
 
     @property
+    def acknowledges(self) -> bool:
+        """Whether items are acknowledged (the subscriber is an ``AckingSubscriber``)."""
+        return self._acks is not None
+
+    @property
+    def ack_mode(self) -> AckMode:
+        """``"auto"`` or ``"manual"``: when items are acknowledged (if ``acknowledges``)."""
+        return self._ack_mode
+
+    @property
     def ended(self) -> bool:
         """Whether the stream has ended (no more objects will be yielded)."""
         reader = self._reader
@@ -230,53 +345,8 @@ class StreamConsumer(Closeable, Generic[T]):
             reader.ending.done
             and not reader.pending
             and (self._prefetcher is None or not self._prefetcher.waiting)
+            and end_wait(reader, self._acks, self._source.drain) is None
         )
-
-    def _next_item(self, *, resolve: bool) -> tuple[dict[str, Any], Any]:
-        """Return the next kept object's metadata and the object, as a proxy or resolved now."""
-        prefetcher = self._prefetcher
-        if prefetcher is not None and (resolve or prefetcher.started):
-            return self._take(prefetcher)
-        source = self._source
-        with source.lock:
-            kept = source.next()
-            store = source.store
-            self.stats.objects += 1
-        if type(kept) is InlineObject:
-            return kept.item.metadata, kept.value
-        assert store is not None
-        if resolve:
-            return kept.metadata, fetch(store, kept)  # type: ignore[union-attr,arg-type]
-        return kept.metadata, store.proxy_from_key(kept.key, evict=kept.evict)  # type: ignore[union-attr]
-
-    def _take(self, prefetcher: Prefetcher) -> tuple[dict[str, Any], Any]:
-        """Return the next prefetched object, or raise the error recorded in its place."""
-        if self._closed:
-            raise ConsumerClosedError("the consumer is closed")
-        try:
-            entry = prefetcher.take()
-        except PrefetchStopped:
-            raise StopIteration from None  # closed while waiting: the stream ended
-        if isinstance(entry, BaseException):
-            if isinstance(entry, ConsumerClosedError):
-                raise StopIteration  # closed while this call waited: the stream ended
-            raise entry
-        self.stats.objects += 1
-        return entry
-
-    def next_with_metadata(self) -> tuple[dict[str, Any], Proxy[T] | T]:
-        """Return the next object's metadata and a proxy of it (or the object, if inline).
-
-        The pair is ``(metadata, proxy)``, metadata first, as in ProxyStore.
-
-        Raises:
-            StopIteration: If the stream has ended.
-            ConsumerTimeoutError: If no message arrived within ``timeout``.
-            ConsumerClosedError: If the consumer is closed.
-            EventDecodeError: On a bad message with ``on_decode_error="raise"``.
-            ConnectorNotAllowedError: If the event's connector kind is not allowed.
-        """
-        return self._next_item(resolve=False)
 
     def next(self) -> Proxy[T] | T:
         """Return the next proxy (or inline object), without its metadata.
@@ -285,6 +355,8 @@ class StreamConsumer(Closeable, Generic[T]):
         [`next_with_metadata`][proxyflow.stream.consumer.StreamConsumer.next_with_metadata].
         """
         # The same as _next_item(resolve=False)[1], without the pair: the hot path.
+        if self._acks is not None:
+            return self._next_item(resolve=False)[1]  # type: ignore[no-any-return]
         prefetcher = self._prefetcher
         if prefetcher is not None and prefetcher.started:
             return self._take(prefetcher)[1]  # type: ignore[no-any-return]
@@ -295,45 +367,9 @@ class StreamConsumer(Closeable, Generic[T]):
             self.stats.objects += 1
         if type(kept) is InlineObject:
             return kept.value  # type: ignore[no-any-return]
-        return store.proxy_from_key(kept.key, evict=kept.evict)  # type: ignore[union-attr]
+        return store.proxy_from_key(kept.key, evict=kept.evict, digest=kept.digest)  # type: ignore[union-attr]
 
     __next__ = next
-
-    def next_object_with_metadata(self) -> tuple[dict[str, Any], T]:
-        """Return the next object's metadata and the object, resolved now.
-
-        The pair is ``(metadata, object)``, metadata first, as in ProxyStore.
-        The object is read with ``store.get(key, evict=...)``, evicting it
-        when its event says so.
-
-        Raises:
-            StreamObjectMissingError: If the key no longer holds an object.
-            StopIteration: If the stream has ended.
-            ConsumerTimeoutError: If no message arrived within ``timeout``.
-            ConsumerClosedError: If the consumer is closed.
-            EventDecodeError: On a bad message with ``on_decode_error="raise"``.
-            ConnectorNotAllowedError: If the event's connector kind is not allowed.
-        """
-        return self._next_item(resolve=True)
-
-    def next_object(self) -> T:
-        """Return the next object, resolved now, without its metadata.
-
-        The same as ``next_object_with_metadata()[1]``.
-        """
-        return self._next_item(resolve=True)[1]  # type: ignore[no-any-return]
-
-    def iter_with_metadata(self) -> Iterator[tuple[dict[str, Any], Proxy[T] | T]]:
-        """Iterate over ``(metadata, proxy or inline object)`` until the stream ends."""
-        yield from _until_end(self.next_with_metadata)
-
-    def iter_objects(self) -> Iterator[T]:
-        """Iterate over resolved objects until the stream ends."""
-        yield from _until_end(self.next_object)
-
-    def iter_objects_with_metadata(self) -> Iterator[tuple[dict[str, Any], T]]:
-        """Iterate over ``(metadata, resolved object)`` until the stream ends."""
-        yield from _until_end(self.next_object_with_metadata)
 
     def __iter__(self) -> StreamConsumer[T]:
         return self
@@ -352,33 +388,15 @@ class StreamConsumer(Closeable, Generic[T]):
         Calling ``close`` again does nothing; other calls then raise
         [`ConsumerClosedError`][proxyflow.stream.exceptions.ConsumerClosedError].
 
+        With acknowledgements, first the items handed out and not settled
+        are acknowledged (``ack="auto"``) or given back (``"manual"``), then
+        every other delivery read (decoded, prefetched) is given back.
+
         Args:
             stores: Whether to close the stores this consumer built.
             subscriber: Whether to close the subscriber.
         """
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._source.closed = True
-        try:
-            if subscriber:
-                self._subscriber.close()
-        finally:
-            if self._prefetcher is not None:
-                # The thread notices the closed subscriber (EOFError) and ends.
-                self._prefetcher.stop(_JOIN_TIMEOUT)
-            self._source.release(stores=stores)
+        self._close(stores=stores, subscriber=subscriber, failed=False)
 
     def __repr__(self) -> str:
         return f"StreamConsumer(topics={self._topics!r}, ended={self.ended}, closed={self._closed})"
-
-
-def _until_end(take: Callable[[], _R]) -> Iterator[_R]:
-    """Yield what ``take()`` returns until it raises `StopIteration`."""
-    while True:
-        try:
-            item = take()
-        except StopIteration:
-            return
-        yield item

@@ -18,12 +18,20 @@ EndOfStreamEvent    [1, 3, producer_id, topic, seq]
 BatchEvent          [1, 4, producer_id, topic, store_config | nil, [item, ...]]
   item (stored)     [seq, key, evict, metadata]        when store_config is bin
   item (inline)     [seq, serializer, payload, metadata] when store_config is nil
+signed message      [1, 5, mac, digests | nil, event]
 ```
+
+* A **signed message** (from a producer with a ``signing_key``) wraps one of
+  the events above, as bin, with ``mac`` (32 bytes of HMAC-SHA256 over the
+  digests and the event) and ``digests`` (the 32-byte content digest of each
+  stored object's bytes, in order; nil for events without stored objects).
+  See the security page of the documentation.
 
 * ``seq`` is the producer's per-topic sequence number (uint, from 0, one per
   object event and one for the end-of-stream event). Together with the
-  producer id it identifies an event: the seam for gap detection, not
-  implemented yet.
+  producer id it identifies an event: consumers count lost and repeated
+  events from it, and since an end-of-stream event's number is the count of
+  object events before it, loss at the tail shows too.
 * ``payload`` is the object serialized by the serializer registered under
   ``serializer`` in [`proxyflow.serialize`][proxyflow.serialize] (``"default"`` normally),
   carried as msgpack bin.
@@ -65,11 +73,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from proxyflow.stream._decode import Batch, EndOfStream, InlineItem, Item, decode
+from proxyflow.stream._signing import Signer, Verifier
+from proxyflow.stream._signing import signing_key as _key
 from proxyflow.stream._wire import (
     FORMAT_VERSION,
     MAX_PRODUCER_ID_LEN,
@@ -135,6 +145,9 @@ class NewObjectKeyEvent:
         key: The object's key in that store (small, JSON-serializable).
         evict: Whether the object is removed from the store when it is read.
         metadata: User metadata given to ``send()`` (``{}`` when none).
+        digest: The content digest of the stored bytes
+            ([`proxyflow.store.content_digest`][proxyflow.store.content_digest]):
+            carried by signed events only (``None`` otherwise).
     """
 
     producer_id: bytes
@@ -144,6 +157,7 @@ class NewObjectKeyEvent:
     key: Any
     evict: bool
     metadata: dict[str, Any] = field(default_factory=dict)
+    digest: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -232,11 +246,30 @@ def _encode_batch(event: BatchEvent) -> bytes:
     )
 
 
-def encode_event(event: Event) -> bytes:
+def _digests(event: Event) -> bytes | None:
+    """The joined digests a signed message of ``event`` carries."""
+    stored = (
+        [event]
+        if isinstance(event, NewObjectKeyEvent)
+        else [e for e in event.events if isinstance(e, NewObjectKeyEvent)]
+        if isinstance(event, BatchEvent)
+        else []
+    )
+    if not stored:
+        return None
+    if any(e.digest is None for e in stored):
+        raise EventEncodeError("a signed key event needs the digest of its stored bytes")
+    return b"".join(e.digest for e in stored if e.digest is not None)
+
+
+def encode_event(event: Event, *, signing_key: str | bytes | None = None) -> bytes:
     """Encode an event into one message, with the encoder the producer uses.
 
     Args:
         event: Any event.
+        signing_key: Sign the message with this key, as a producer with this
+            ``signing_key`` does (key events then need their ``digest``).
+            Unlike the producer, no environment variable is read.
 
     Returns:
         The msgpack message.
@@ -246,6 +279,10 @@ def encode_event(event: Event) -> bytes:
             unsupported values, a producer id that is not 1 to 64 bytes, an
             empty or mixed batch).
     """
+    if signing_key is not None:
+        key = _key(signing_key)
+        assert key is not None
+        return Signer(key).seal(encode_event(event), _digests(event))
     if isinstance(event, NewObjectKeyEvent):
         codec = TopicCodec(event.producer_id, event.topic, event.store_config)
         return codec.key_event(event.seq, event.key, event.evict, _packed(event.metadata))
@@ -274,15 +311,29 @@ def _object_event(item: Item) -> ObjectEvent:
         item.key,  # type: ignore[union-attr]
         item.evict,  # type: ignore[union-attr]
         item.metadata,
+        item.digest,  # type: ignore[union-attr]
     )
 
 
-def decode_event(data: bytes | bytearray | memoryview) -> Event:
+def decode_event(
+    data: bytes | bytearray | memoryview,
+    *,
+    signing_key: str | bytes | None = None,
+    topics: Collection[str] = (),
+) -> Event:
     """Decode one message into an event, with the decoder the consumer uses.
+
+    Without ``signing_key`` a signed message is unwrapped without checking
+    its signature (and its digests are left out), as a consumer without a
+    key does.
 
     Args:
         data: A message made by [`encode_event`][proxyflow.stream.events.encode_event]
             (or by a producer).
+        signing_key: Check the message as a consumer with this key does
+            (no environment variable is read); key events then carry their digest.
+        topics: With ``signing_key``, the topics the event may belong to
+            (empty: any).
 
     Returns:
         The event.
@@ -290,9 +341,16 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
     Raises:
         EventDecodeError: If ``data`` is not a valid version-1 event: bad or
             truncated msgpack, trailing bytes, wrong field count or types,
-            an unknown format version or event type.
+            an unknown format version or event type; with ``signing_key``,
+            an [`EventRejectedError`][proxyflow.stream.exceptions.EventRejectedError]
+            for an unsigned, forged or replayed message.
     """
-    decoded = decode(data)
+    if signing_key is None:
+        decoded = decode(data)
+    else:
+        key = _key(signing_key)
+        assert key is not None
+        decoded = Verifier(key, topics).decode(data)
     if type(decoded) is EndOfStream:
         return EndOfStreamEvent(decoded.producer_id, decoded.topic, decoded.seq)
     if type(decoded) is Batch:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic
 
@@ -11,30 +10,22 @@ from proxyflow.api import Closeable
 from proxyflow.store import Store
 from proxyflow.stream._closing import close_stores
 from proxyflow.stream._filtering import selection
+from proxyflow.stream._producer_setup import StoreMap, check_batch_size, check_publisher
+from proxyflow.stream._producer_setup import producer_id as producer_id_of
+from proxyflow.stream._producer_topics import Topics
+from proxyflow.stream._signing import Signer
+from proxyflow.stream._signing import signing_key as _mac_key
 from proxyflow.stream._topic import INLINE_SERIALIZER, TopicPublisher
 from proxyflow.stream._typing import T
-from proxyflow.stream._wire import (
-    MAX_PRODUCER_ID_LEN,
-    TopicCodec,
-    encode_store_config,
-    pack_metadata,
-)
-from proxyflow.stream.exceptions import ProducerClosedError, TopicClosedError
+from proxyflow.stream._wire import pack_metadata
+from proxyflow.stream.exceptions import BatchSendError, ProducerClosedError, TopicClosedError
 from proxyflow.stream.protocols import Filter, MetadataPredicate, Publisher
+from proxyflow.stream.results import SENT, SendResult
 
-__all__ = ["INLINE_SERIALIZER", "StreamProducer"]
-
-
-def _producer_id(producer_id: str | bytes | None) -> bytes:
-    if producer_id is None:
-        return uuid.uuid4().bytes[:8]
-    raw = producer_id.encode("utf-8") if isinstance(producer_id, str) else bytes(producer_id)
-    if not 0 < len(raw) <= MAX_PRODUCER_ID_LEN:
-        raise ValueError(f"producer_id must be 1 to {MAX_PRODUCER_ID_LEN} bytes, got {len(raw)}")
-    return raw
+__all__ = ["INLINE_SERIALIZER", "SendResult", "StreamProducer"]
 
 
-class StreamProducer(Closeable, Generic[T]):
+class StreamProducer(Topics, Closeable, Generic[T]):
     """Publishes objects on topics: each object goes to a store, a small event to the broker.
 
     **Where objects go.** ``stores`` maps a topic to the
@@ -55,9 +46,32 @@ class StreamProducer(Closeable, Generic[T]):
     [`flush`][proxyflow.stream.producer.StreamProducer.flush],
     [`close_topics`][proxyflow.stream.producer.StreamProducer.close_topics] and
     [`close`][proxyflow.stream.producer.StreamProducer.close]) the buffer is
-    stored with **one** ``store.put_batch`` and published as **one** message (a
-    [`BatchEvent`][proxyflow.stream.events.BatchEvent] when it holds more than
-    one object). Consumers still see the objects one by one, in order.
+    stored with **one** all-or-nothing batch write and published as **one**
+    message (a [`BatchEvent`][proxyflow.stream.events.BatchEvent] when it
+    holds more than one object). Consumers still see the objects one by one,
+    in order. Each object is serialized by its own ``send()``, so an object
+    that cannot be serialized fails there, alone, and is never buffered.
+
+    **Honest sends.** ``send()`` returns a
+    [`SendResult`][proxyflow.stream.results.SendResult]. Without batching it
+    returns only once the object is stored and the publisher accepted its
+    event (any failure is raised by ``send()`` itself), so the result is
+    already done. With batching the result reports the object's own outcome
+    once its batch is flushed (``done()``, ``result(timeout)``,
+    ``exception()``; asking flushes the topic if needed), and the call that
+    flushes a failed batch raises
+    [`BatchSendError`][proxyflow.stream.exceptions.BatchSendError], whose
+    ``failures`` name exactly the objects that were not stored (each with
+    its topic, send index, the object and the error). A failed batch leaves
+    nothing behind: what was stored for it is evicted again and no event
+    names it, except when publishing timed out (a ``TimeoutError``: the
+    broker may have taken the event), where the stored objects are kept and
+    each failure says ``maybe_published`` and gives its key (without
+    batching, ``send()`` raises
+    [`SendTimeoutError`][proxyflow.stream.exceptions.SendTimeoutError],
+    whose ``failure`` does the same). A ``send()``
+    that returned and a flush that raised nothing mean the objects are
+    stored and announced.
 
     **Aggregation.** With an ``aggregator``, each flushed buffer becomes a
     single object ``aggregator([obj, ...])`` sent as one event. Its metadata
@@ -88,13 +102,30 @@ class StreamProducer(Closeable, Generic[T]):
     releases its connections: it never deletes stored objects, which consumers
     may still read. Use the producer as a context manager to close it on exit.
 
+    **Rosters.** On a work-sharing broker (the publisher has ``join`` and
+    ``leave``, see [`WorkSharingPublisher`][proxyflow.api.protocols.WorkSharingPublisher])
+    the producer joins a topic's roster before its first message there and
+    leaves it after its end-of-stream event, so that every consumer of the
+    topic, not only the one that takes the end-of-stream message, knows when
+    the topic has ended.
+
     **Errors.** Bad metadata raises
     [`EventEncodeError`][proxyflow.stream.exceptions.EventEncodeError] before anything is
-    stored. If storing or publishing a batch fails, the error propagates from
-    the call that flushed it, the batch is dropped (a bad object would
-    otherwise fail every later flush) and objects already stored for it are
-    evicted again (best effort), so no unreachable object is left behind.
-    Objects published earlier are untouched.
+    stored; an object that cannot be serialized raises the serializer's
+    ``SerializationError`` from its own ``send()``. Store and broker failures
+    are the typed errors of [`proxyflow.api.exceptions`][proxyflow.api.exceptions]
+    (store full, object too large, authentication, unreachable...) and of the
+    shim, raised by ``send()`` without batching and carried by
+    ``BatchSendError`` (as each failure's ``error`` and as ``__cause__``) with
+    it. A failed batch is dropped, so it is reported once, not by every
+    later flush. Objects published earlier are untouched.
+
+    **Signing.** With a ``signing_key`` (default: the environment variable
+    ``PROXYFLOW_SIGNING_KEY``) every event is signed: a MAC over the whole
+    message (its topic included) and the digest of each stored object's
+    bytes, which consumers with the same key check (see
+    [`StreamConsumer`][proxyflow.stream.StreamConsumer]). Without a key
+    nothing is added.
 
     Future seams (not implemented): byte back-pressure (block ``send`` while a
     store with metrics holds too many bytes) and acknowledgements.
@@ -111,9 +142,13 @@ class StreamProducer(Closeable, Generic[T]):
             ``str`` as UTF-8 (1 to 64 bytes either way); default a random
             8-byte id (``uuid4().bytes[:8]``). Producers sending on the same
             topic need distinct ids for ``producers_per_topic`` to work.
+        signing_key: The key to sign events with (``str`` or ``bytes``, at
+            least 16 bytes); ``None`` reads ``PROXYFLOW_SIGNING_KEY``, and
+            when that is unset events are not signed.
 
     Raises:
-        ValueError: If ``batch_size < 1`` or ``producer_id`` has a bad length.
+        ValueError: If ``batch_size < 1``, ``producer_id`` has a bad length
+            or the signing key is too short.
         TypeError: If both ``keep`` and ``filter_`` are given, or ``publisher``
             has no ``send_message`` method.
 
@@ -145,26 +180,20 @@ class StreamProducer(Closeable, Generic[T]):
         filter_: Filter | None = None,
         keep: MetadataPredicate | None = None,
         producer_id: str | bytes | None = None,
+        signing_key: str | bytes | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        check_batch_size(batch_size)
         chosen = selection(keep, filter_, "StreamProducer")
-        if not callable(getattr(publisher, "send_message", None)):
-            raise TypeError(
-                "publisher must provide send_message(topic, message) and close() (the "
-                f"proxyflow.api.Publisher protocol); {type(publisher).__name__} does not"
-            )
+        check_publisher(publisher)
         self._publisher = publisher
-        self._stores: dict[str, Store | None] = dict(stores or {})
-        self._default_store = default_store
+        self._stores = StoreMap(stores, default_store)
         self._aggregator = aggregator
         self._batch_size = batch_size
         self._predicate = chosen.predicate
         self._keeps = chosen.keeps
-        self._id = _producer_id(producer_id)
-        # Packed store configs, computed once per store: id(store) -> bytes.
-        # The stores stay referenced by ``_stores``/``_default_store``, so ids are stable.
-        self._configs: dict[int, bytes] = {}
+        self._id = producer_id_of(producer_id)
+        key = _mac_key(signing_key)
+        self._signer = None if key is None else Signer(key)
         self._topics: dict[str, TopicPublisher] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -184,33 +213,6 @@ class StreamProducer(Closeable, Generic[T]):
         """Whether [`close`][proxyflow.stream.producer.StreamProducer.close] was called."""
         return self._closed
 
-    def _packed_config(self, store: Store) -> bytes:
-        packed = self._configs.get(id(store))
-        if packed is None:
-            packed = encode_store_config(store.config())
-            self._configs[id(store)] = packed
-        return packed
-
-    def _topic(self, topic: str, *, closing: bool = False) -> TopicPublisher:
-        state = self._topics.get(topic)
-        if state is not None:
-            return state
-        with self._lock:
-            if self._closed and not closing:
-                raise ProducerClosedError("the producer is closed")
-            state = self._topics.get(topic)
-            if state is None:
-                store = self._stores.get(topic, self._default_store)
-                config = None if store is None else self._packed_config(store)
-                codec = TopicCodec(self._id, topic, config)
-                state = TopicPublisher(topic, store, codec, self._publisher)
-                self._topics[topic] = state
-            return state
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ProducerClosedError("the producer is closed")
-
     def send(
         self,
         topic: str,
@@ -218,7 +220,7 @@ class StreamProducer(Closeable, Generic[T]):
         *,
         evict: bool = True,
         metadata: Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> SendResult:
         """Send one object on ``topic`` (buffered when ``batch_size > 1``).
 
         Args:
@@ -232,12 +234,27 @@ class StreamProducer(Closeable, Generic[T]):
                 bytes, lists, dicts) carried in the event and given to the
                 ``keep`` / ``filter_`` predicate.
 
+        Returns:
+            The object's [`SendResult`][proxyflow.stream.results.SendResult]:
+            done already without batching (or when this send flushed the
+            batch), pending while the object is buffered. An object dropped
+            by ``keep`` / ``filter_`` gets a done, successful result.
+
         Raises:
             ProducerClosedError: If the producer is closed.
             TopicClosedError: If ``topic`` was closed by
                 [`close_topics`][proxyflow.stream.producer.StreamProducer.close_topics].
             EventEncodeError: If ``metadata`` cannot be encoded (nothing is stored).
+            SerializationError: If ``obj`` cannot be serialized (nothing is
+                stored or buffered; other objects are unaffected).
+            BatchSendError: If this send filled the batch and the batch could
+                not be stored or published (it names every object lost).
+            ProxyflowError: Without batching, the store's or the publisher's
+                typed error (``BackendFullError``, ``BackendUnavailableError``...).
+            SendTimeoutError: Without batching, if publishing timed out after the
+                object was stored: it stays in the store, and the error names its key.
         """
+        # Checks inlined: the hot path (a method call per check costs ~7% of an inline send).
         if self._closed:
             raise ProducerClosedError("the producer is closed")
         state = self._topics.get(topic)
@@ -248,22 +265,20 @@ class StreamProducer(Closeable, Generic[T]):
         md, packed = pack_metadata(metadata)
         predicate = self._predicate
         if predicate is not None and (not predicate(md) if self._keeps else predicate(md)):
-            return
+            return SENT
         with state.lock:
             if self._closed:
                 raise ProducerClosedError("the producer is closed")
             if state.closed:
                 raise TopicClosedError(f"topic {topic!r} was closed by this producer")
             if self._batch_size == 1 and self._aggregator is None:
-                state.publish_one(obj, packed, evict)
-                return
-            buffer = state.buffer  # one list per field (see Buffer)
-            buffer.objs.append(obj)
-            buffer.metadatas.append(md)
-            buffer.packed.append(packed)
-            buffer.evicts.append(evict)
-            if len(buffer.objs) >= self._batch_size:
+                state.send_one(obj, md, packed, evict)
+                return SENT
+            pieces = None if self._aggregator is not None else state.serialize(obj)
+            result = state.add(obj, md, packed, evict, pieces)
+            if len(state.buffer.objs) >= self._batch_size:
                 state.flush(self._aggregator)
+            return result
 
     def flush_topic(self, topic: str) -> None:
         """Store and publish whatever is buffered for ``topic``.
@@ -272,29 +287,25 @@ class StreamProducer(Closeable, Generic[T]):
 
         Raises:
             ProducerClosedError: If the producer is closed.
+            BatchSendError: If the buffer could not be stored or published
+                (it names every object lost).
         """
         self._check_open()
-        state = self._topics.get(topic)
-        if state is None:
-            return
-        with state.lock:
-            state.flush(self._aggregator)
+        self._flush_state(topic)
 
     def flush(self) -> None:
         """Flush every topic's buffer.
 
         [`flush_topic`][proxyflow.stream.producer.StreamProducer.flush_topic] flushes one topic.
+        Every topic is flushed even when one fails.
 
         Raises:
             ProducerClosedError: If the producer is closed.
+            BatchSendError: Naming every object, of every topic, that could
+                not be stored or published.
         """
         self._check_open()
         self._flush_all()
-
-    def _flush_all(self) -> None:
-        for state in list(self._topics.values()):
-            with state.lock:
-                state.flush(self._aggregator)
 
     def close_topics(self, *topics: str) -> None:
         """Flush then end each topic: send its end-of-stream event.
@@ -305,20 +316,19 @@ class StreamProducer(Closeable, Generic[T]):
         [`send`][proxyflow.stream.producer.StreamProducer.send] on it raises
         [`TopicClosedError`][proxyflow.stream.exceptions.TopicClosedError].
 
+        On a work-sharing broker, the producer then leaves each topic's
+        roster (see the class documentation).
+
         Args:
             *topics: The topics to close.
 
         Raises:
             ProducerClosedError: If the producer is closed.
+            BatchSendError: If a final flush failed (every topic still got
+                its end-of-stream event; the error names the lost objects).
         """
         self._check_open()
         self._close_topics(topics)
-
-    def _close_topics(self, topics: Iterable[str]) -> None:
-        for topic in topics:
-            state = self._topic(topic, closing=True)
-            with state.lock:
-                state.end(self._aggregator)
 
     def close(
         self, *, topics: Iterable[str] = (), publisher: bool = True, stores: bool = True
@@ -335,19 +345,29 @@ class StreamProducer(Closeable, Generic[T]):
             topics: Topics to end (send end-of-stream) before closing.
             publisher: Whether to close the publisher.
             stores: Whether to close the stores given to this producer.
+
+        Raises:
+            BatchSendError: If a pending batch could not be stored or
+                published (raised after everything else was closed).
         """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        failed: BatchSendError | None = None
         try:
-            self._flush_all()
+            try:
+                self._flush_all()
+            except BatchSendError as exc:
+                failed = exc
             self._close_topics(topics)
         finally:
             if publisher:
                 self._publisher.close()
             if stores:
-                close_stores(s for s in (*self._stores.values(), self._default_store) if s)
+                close_stores(self._stores.given())
+        if failed is not None:
+            raise failed
 
     def __repr__(self) -> str:
         return f"StreamProducer(producer_id={self._id.hex()!r}, closed={self._closed})"

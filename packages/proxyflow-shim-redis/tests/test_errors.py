@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -200,17 +201,29 @@ def test_maxmemory_with_pipelined_pushes_surfaces_by_flush(
     publisher.close()
 
 
+def oom_refusals(client: redis.Redis) -> int:
+    """How many commands the server refused for lack of memory so far (``INFO errorstats``)."""
+    stats = client.info("errorstats")
+    return int(stats.get("errorstat_OOM", {}).get("count", 0))
+
+
 def test_leave_records_nothing_when_a_message_was_refused(
     server: RedisServer, full: redis.Redis
 ) -> None:
     publisher = RedisQueuePublisher(url_of(server), max_unconfirmed=1000)
     publisher.join("t", b"p")
+    refusals = oom_refusals(full)
     full.config_set("maxmemory", 1)  # no room at all
     try:
         publisher.send_message("t", b"refused")  # its reply may be read now or by leave()
         refusal_seen_by_send = False
     except BrokerFullError:
         refusal_seen_by_send = True
+    # The pipelined push may still be on its way: make room only once Redis refused it.
+    deadline = time.monotonic() + 10
+    while oom_refusals(full) == refusals:
+        assert time.monotonic() < deadline, "Redis never refused the push"
+        full.ping()  # a round trip on the other connection while we wait
     full.config_set("maxmemory", 0)  # room again: leave() itself can be stored
     try:
         publisher.leave("t", b"p")

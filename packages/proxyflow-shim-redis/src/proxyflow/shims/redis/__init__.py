@@ -13,6 +13,10 @@ Three pairs satisfy the ``Publisher``/``Subscriber`` protocols of
   ``RPUSH``/``BLPOP`` on one list per topic, each message to exactly one
   consumer, kept until read (at most once: not across a restart without
   persistence, nor when a consumer dies), with the producers' roster of each topic;
+  their asyncio forms ``AsyncRedisPublisher`` / ``AsyncRedisSubscriber`` and
+  ``AsyncRedisQueuePublisher`` / ``AsyncRedisQueueSubscriber`` (on
+  ``redis.asyncio``) live in [`async_pubsub`][proxyflow.shims.redis.async_pubsub]
+  and [`async_queue`][proxyflow.shims.redis.async_queue];
 * [`RedisStreamPublisher`][proxyflow.shims.redis.stream_publisher.RedisStreamPublisher] /
   [`RedisStreamSubscriber`][proxyflow.shims.redis.stream_subscriber.RedisStreamSubscriber]:
   ``XADD``/``XREADGROUP`` on one stream per topic, consumer groups, and
@@ -41,6 +45,8 @@ from __future__ import annotations
 
 from proxyflow.api import redact_url as _redact_url
 from proxyflow.shims.redis.__about__ import __version__
+from proxyflow.shims.redis.async_pubsub import AsyncRedisPublisher, AsyncRedisSubscriber
+from proxyflow.shims.redis.async_queue import AsyncRedisQueuePublisher, AsyncRedisQueueSubscriber
 from proxyflow.shims.redis.async_stream_publisher import AsyncRedisStreamPublisher
 from proxyflow.shims.redis.async_stream_subscriber import AsyncRedisStreamSubscriber
 from proxyflow.shims.redis.exceptions import (
@@ -77,9 +83,13 @@ __all__ = [
     "DEFAULT_QUEUE_PREFIX",
     "DEFAULT_STREAM_PREFIX",
     "ROSTER_PREFIX",
+    "AsyncRedisPublisher",
+    "AsyncRedisQueuePublisher",
+    "AsyncRedisQueueSubscriber",
     "AsyncRedisStreamDelivery",
     "AsyncRedisStreamPublisher",
     "AsyncRedisStreamSubscriber",
+    "AsyncRedisSubscriber",
     "BrokerAuthenticationError",
     "BrokerConnectionError",
     "BrokerFullError",

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from proxyflow.api import DeliveryOutcome
 from proxyflow.shims.redis._streams_scripts import Held
 from proxyflow.shims.redis._streams_settings import GroupSettings
 from proxyflow.shims.redis.exceptions import DeliveryReleasedError
@@ -27,18 +28,7 @@ from proxyflow.shims.redis.stream_keys import (
     REASON_REJECTED,
 )
 
-__all__ = ["Action", "DeliveryState", "Entry", "Inbox", "Outcome", "Plan", "plan", "triage"]
-
-
-class Outcome(enum.Enum):
-    """What happened to a delivery."""
-
-    PENDING = "pending"
-    ACKED = "acked"
-    NACKED = "nacked"
-    REJECTED = "rejected"
-    RELEASED = "released"
-    """Given back to the group by ``close()`` of its subscriber."""
+__all__ = ["Action", "DeliveryState", "Entry", "Inbox", "Plan", "plan", "triage"]
 
 
 class Entry(NamedTuple):
@@ -63,7 +53,7 @@ class DeliveryState:
 
     def __init__(self, entry: Entry) -> None:
         self._entry = entry
-        self.outcome = Outcome.PENDING
+        self.outcome = DeliveryOutcome.PENDING
 
     @property
     def entry(self) -> Entry:
@@ -98,7 +88,7 @@ class DeliveryState:
     @property
     def settled(self) -> bool:
         """Whether ``ack``, ``nack`` or ``reject`` was called (or ``close`` gave it back)."""
-        return self.outcome is not Outcome.PENDING
+        return self.outcome.settled
 
     def __repr__(self) -> str:
         return (
@@ -127,13 +117,13 @@ class Plan(NamedTuple):
 
 
 def plan(
-    settings: GroupSettings, outcome: Outcome, delivery_count: int, delay: float | None
+    settings: GroupSettings, outcome: DeliveryOutcome, delivery_count: int, delay: float | None
 ) -> Plan:
     """Decide what ``outcome`` means for an entry delivered ``delivery_count`` times."""
     give_up = Action.DROP if settings.dead_letter is None else Action.DEAD
-    if outcome is Outcome.ACKED:
+    if outcome is DeliveryOutcome.ACKED:
         return Plan(Action.ACK)
-    if outcome is Outcome.REJECTED:
+    if outcome is DeliveryOutcome.REJECTED:
         return Plan(give_up, reason=REASON_REJECTED)
     limit = settings.max_deliveries
     if limit is not None and delivery_count >= limit:
@@ -239,7 +229,7 @@ class Inbox:
 
     # -- settling ---------------------------------------------------------------------
 
-    def begin(self, delivery: DeliveryState, outcome: Outcome, describe: str) -> bool:
+    def begin(self, delivery: DeliveryState, outcome: DeliveryOutcome, describe: str) -> bool:
         """Move a pending delivery to ``outcome``; ``False`` if it is settled already.
 
         Raises:
@@ -248,11 +238,11 @@ class Inbox:
         """
         with self.lock:
             state = delivery.outcome
-            if state is Outcome.PENDING:
+            if state is DeliveryOutcome.PENDING:
                 delivery.outcome = outcome
                 self.unsettled.pop(id(delivery), None)
                 return True
-        if state is Outcome.RELEASED and outcome is not Outcome.NACKED:
+        if state.refuses(outcome):
             raise DeliveryReleasedError(
                 f"the {describe} was closed and gave this message back to its group; "
                 "it will be delivered again"
@@ -262,8 +252,8 @@ class Inbox:
     def undo(self, delivery: DeliveryState) -> None:
         """Make a delivery whose settling failed pending again (unless it was released)."""
         with self.lock:
-            if delivery.outcome is not Outcome.RELEASED:
-                delivery.outcome = Outcome.PENDING
+            if delivery.outcome is not DeliveryOutcome.RELEASED:
+                delivery.outcome = DeliveryOutcome.PENDING
                 self.unsettled[id(delivery)] = delivery
 
     def defer_ack(self, entry: Entry) -> None:
@@ -298,8 +288,8 @@ class Inbox:
             self.buffer.clear()
             seen = []
             for delivery in self.unsettled.values():
-                if delivery.outcome is Outcome.PENDING:
-                    delivery.outcome = Outcome.RELEASED
+                if delivery.outcome is DeliveryOutcome.PENDING:
+                    delivery.outcome = DeliveryOutcome.RELEASED
                     if any(delivery is d for d in late):
                         unseen.append(delivery.entry)
                     else:

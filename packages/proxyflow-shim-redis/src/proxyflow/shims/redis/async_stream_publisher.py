@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 import redis
 import redis.asyncio
 
-from proxyflow.api import Message, as_message, redact_url
+from proxyflow.api import AsyncOpenable, Message, as_message, redact_url
 from proxyflow.shims.redis._streams_server import TRIM_REPORT_VERSION, check_version
 from proxyflow.shims.redis.connection import open_async_client, translate_errors
 from proxyflow.shims.redis.exceptions import (
@@ -29,7 +28,7 @@ from proxyflow.shims.redis.stream_trim import (
 __all__ = ["AsyncRedisStreamPublisher"]
 
 
-class AsyncRedisStreamPublisher:
+class AsyncRedisStreamPublisher(AsyncOpenable):
     """Appends each message to the Redis stream of its topic, on asyncio.
 
     Satisfies ``proxyflow.api.AsyncPublisher``. The same streams, entries,
@@ -216,17 +215,6 @@ class AsyncRedisStreamPublisher:
         if client is not None:
             await client.aclose()
         await self.flush()
-
-    async def __aenter__(self) -> AsyncRedisStreamPublisher:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 from typing import Any
 
 import redis
@@ -13,13 +11,16 @@ import redis.asyncio
 
 from proxyflow.api import (
     CONFIGURED,
+    AsyncOpenable,
     Configured,
+    GroupBacklog,
     Message,
     Roster,
     check_timeout,
     normalise_topics,
     redact_url,
 )
+from proxyflow.shims.redis._async_readers import Readers
 from proxyflow.shims.redis._streams_async_group import AsyncGroupReader
 from proxyflow.shims.redis._streams_server import CLAIM_VERSION, check_version
 from proxyflow.shims.redis._streams_settings import DeliverPolicy, GroupSettings
@@ -35,11 +36,12 @@ from proxyflow.shims.redis.stream_keys import (
 __all__ = ["AsyncRedisStreamSubscriber"]
 
 
-class AsyncRedisStreamSubscriber:
+class AsyncRedisStreamSubscriber(AsyncOpenable):
     """Reads topics through a Redis Streams consumer group, on asyncio.
 
     Satisfies ``proxyflow.api.AsyncAckingSubscriber`` (and
-    ``AsyncSubscriber``), with the guarantees and arguments of
+    ``AsyncSubscriber``), ``AsyncWorkSharingSubscriber`` and
+    ``AsyncDrainableSubscriber`` (``backlog(topic)``), with the guarantees and arguments of
     [`RedisStreamSubscriber`][proxyflow.shims.redis.stream_subscriber.RedisStreamSubscriber]:
     consumer groups, acknowledgements, redelivery after ``visibility_timeout``,
     dead letters after ``max_deliveries``. Open it with ``await
@@ -110,9 +112,9 @@ class AsyncRedisStreamSubscriber:
         self._group: AsyncGroupReader | None = None
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
-        self._readers = 0
-        self._readers_gone: asyncio.Event | None = None
-        self._late: list[AsyncRedisStreamDelivery] = []
+        self._readers: Readers[AsyncRedisStreamDelivery] = Readers(
+            poll_interval, lambda: self._closed
+        )
 
     # -- properties ---------------------------------------------------------------------
 
@@ -219,24 +221,7 @@ class AsyncRedisStreamSubscriber:
         if self._closed:
             raise SubscriberClosedError(f"the {self._describe()} is closed")
         group = await self._connected()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._readers += 1
-        delivery = None
-        try:
-            while not self._closed:
-                wait = self._poll_interval
-                if deadline is not None:
-                    wait = max(0.0, min(wait, deadline - time.monotonic()))
-                delivery = await group.take(wait)
-                if delivery is not None or (deadline is not None and time.monotonic() >= deadline):
-                    break
-        finally:
-            self._readers -= 1
-            if self._closed:
-                if delivery is not None:
-                    self._late.append(delivery)  # given back by close()
-                if not self._readers and self._readers_gone is not None:
-                    self._readers_gone.set()
+        delivery = await self._readers.wait(group.take, timeout)
         if self._closed:
             raise SubscriberClosedError(f"the {self._describe()} is closed")
         if delivery is None:
@@ -266,6 +251,17 @@ class AsyncRedisStreamSubscriber:
             raise SubscriberClosedError(f"the {self._describe()} is closed")
         return await (await self._connected()).roster(topic)
 
+    async def backlog(self, topic: str) -> GroupBacklog:
+        """Return what the group has left of ``topic`` (``AsyncDrainableSubscriber``).
+
+        See ``RedisStreamSubscriber.backlog``.
+        """
+        if self._closed:
+            raise SubscriberClosedError(f"the {self._describe()} is closed")
+        if topic not in self.topics:
+            raise ValueError(f"the {self._describe()} does not read {topic!r}")
+        return await (await self._connected()).backlog(topic)
+
     async def close(self) -> None:
         """Give back unsettled deliveries, leave the group and close; idempotent.
 
@@ -279,25 +275,12 @@ class AsyncRedisStreamSubscriber:
         self._closed = True
         self._closing = asyncio.get_running_loop().create_future()
         try:
-            if self._readers:
-                self._readers_gone = asyncio.Event()
-                await self._readers_gone.wait()
+            late = await self._readers.leave()
             if self._group is not None:
-                await self._group.give_back(self._late)
+                await self._group.give_back(late)
             self._client = self._group = None
         finally:
             self._closing.set_result(None)
-
-    async def __aenter__(self) -> AsyncRedisStreamSubscriber:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

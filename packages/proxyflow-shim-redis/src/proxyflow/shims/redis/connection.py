@@ -41,6 +41,7 @@ __all__ = [
     "CONNECTION_ERRORS",
     "REDIS_ERRORS",
     "broker_error",
+    "dedicated_async_connection",
     "dedicated_connection",
     "open_async_client",
     "open_client",
@@ -261,3 +262,19 @@ async def open_async_client(
         await client.aclose()
         raise
     return client
+
+
+async def dedicated_async_connection(client: redis.asyncio.Redis, url: str) -> Any:
+    """Take one connection of an asyncio ``client``'s pool for the caller's own use.
+
+    See [`dedicated_connection`][proxyflow.shims.redis.connection.dedicated_connection].
+
+    Raises:
+        RedisShimError: if connecting fails (see `broker_error`).
+    """
+    pool = client.connection_pool
+    parameter = inspect.signature(pool.get_connection).parameters.get("command_name")
+    needs_name = parameter is not None and parameter.default is inspect.Parameter.empty
+    args: tuple[str, ...] = ("PING",) if needs_name else ()
+    with translate_errors(url, "connecting"):
+        return await pool.get_connection(*args)  # type: ignore[no-untyped-call]

@@ -17,7 +17,29 @@ from proxyflow.shims.redis.exceptions import (
 from proxyflow.shims.redis.hostport import publisher_url, subscriber_target
 from proxyflow.shims.redis.reconnect import Outage
 
-__all__ = ["RedisPublisher", "RedisSubscriber"]
+__all__ = ["RedisPublisher", "RedisSubscriber", "check_receivers"]
+
+
+def check_receivers(topic: str, receivers: int, min_receivers: int, url: str, instead: str) -> None:
+    """Raise `MessageNotReceivedError` if a message on ``topic`` reached too few subscribers.
+
+    Args:
+        topic: The channel.
+        receivers: How many subscribers Redis says got the message.
+        min_receivers: How many it had to reach.
+        url: The server URL, redacted.
+        instead: The queue publisher class to suggest.
+    """
+    if receivers < min_receivers:
+        raise MessageNotReceivedError(
+            f"the message on {topic!r} reached {receivers} subscriber(s) of Redis at "
+            f"{url}, fewer than min_receivers={min_receivers}: it is lost for "
+            "the others (pub/sub keeps nothing). Send it again once they are subscribed, "
+            f"or use {instead} when messages must wait",
+            topic,
+            receivers,
+            min_receivers,
+        )
 
 
 class RedisPublisher(_RedisPublisherBase):
@@ -168,16 +190,7 @@ class RedisPublisher(_RedisPublisherBase):
         receivers = int(reply)
         if not receivers:
             self._unreceived += 1
-        if receivers < self._min_receivers:
-            raise MessageNotReceivedError(
-                f"the message on {topic!r} reached {receivers} subscriber(s) of Redis at "
-                f"{self.url}, fewer than min_receivers={self._min_receivers}: it is lost for "
-                "the others (pub/sub keeps nothing). Send it again once they are subscribed, "
-                "or use RedisQueuePublisher when messages must wait",
-                topic,
-                receivers,
-                self._min_receivers,
-            )
+        check_receivers(topic, receivers, self._min_receivers, self.url, "RedisQueuePublisher")
 
     def send_message(self, topic: str, message: Message) -> None:
         """Publish ``message`` on the channel ``topic``.
@@ -363,11 +376,7 @@ class RedisSubscriber(_RedisSubscriberBase):
         now = time.monotonic()
         if outage.expired(now):
             self._outage = None
-            self._broken = BrokerConnectionError(
-                f"{outage.cause}: the subscriber to {list(self._topics)} could not reconnect "
-                f"within reconnect_timeout={self._reconnect_timeout}s",
-                outage.cause.url,
-            )
+            self._broken = outage.gave_up(list(self._topics))
             raise self._broken
         pause = outage.until_next_attempt(now)
         if pause > 0:

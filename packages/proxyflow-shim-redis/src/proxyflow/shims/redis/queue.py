@@ -16,16 +16,16 @@ from typing import Any, overload
 
 from proxyflow.api import Message, Roster
 from proxyflow.shims.redis._base import _RedisPublisherBase, _RedisSubscriberBase
+from proxyflow.shims.redis._list_queue import (
+    ListPopper,
+    check_poll_interval,
+    roster_field,
+    topic_roster_key,
+)
 from proxyflow.shims.redis.connection import dedicated_connection, open_client, translate_errors
 from proxyflow.shims.redis.exceptions import PublisherClosedError, SubscriberClosedError
 from proxyflow.shims.redis.hostport import publisher_url, subscriber_target
-from proxyflow.shims.redis.roster import (
-    JOINED,
-    LEFT,
-    check_producer_id,
-    parse_roster,
-    roster_key,
-)
+from proxyflow.shims.redis.roster import JOINED, LEFT, parse_roster
 
 __all__ = ["DEFAULT_QUEUE_PREFIX", "RedisQueuePublisher", "RedisQueueSubscriber"]
 
@@ -215,13 +215,11 @@ class RedisQueuePublisher(_RedisPublisherBase):
     def _roster_key(self, topic: str) -> str:
         if self._closed:
             raise PublisherClosedError(f"roster change on a closed {self._label}")
-        if not isinstance(topic, str):
-            raise TypeError(f"topic must be a string, not {type(topic).__name__}")
-        return roster_key(self._prefix + topic)
+        return topic_roster_key(self._prefix, topic)
 
     def _record(self, topic: str, kind: bytes, producer_id: bytes, doing: str) -> None:
         key = self._roster_key(topic)
-        field = kind + check_producer_id(producer_id)
+        field = roster_field(kind, producer_id)
         self._call(f"{doing} the roster of {topic!r}", "HSET", key, field, b"1")
 
     def __repr__(self) -> str:
@@ -350,13 +348,8 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
     ) -> None:
         target = subscriber_target(self._label, url, topics, topic, hostname, port, redis_options)
         super().__init__(target.url, target.topics, timeout=timeout, poll_interval=poll_interval)
-        if socket_timeout is not None and socket_timeout <= poll_interval:
-            raise ValueError(
-                f"socket_timeout ({socket_timeout}s) must exceed poll_interval "
-                f"({poll_interval}s): a BLPOP waits that long for an answer"
-            )
+        check_poll_interval(socket_timeout, poll_interval)
         self._prefix = prefix
-        self._keys = [prefix + topic for topic in self._topics]
         self._client = open_client(
             self._url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
         )
@@ -367,33 +360,19 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
         except BaseException:
             self._client.close()
             raise
-
-    def _command(self, *args: str | bytes | float) -> Any:
-        connection = self._connection
-        connection.send_command(*args, check_health=False)
-        return connection.read_response()
+        self._popper = ListPopper(
+            self._connection, [prefix + topic for topic in self._topics], self._url
+        )
 
     def _take(self, wait: float) -> bytes | None:
-        keys = self._keys
-        if len(keys) > 1:
-            self._keys = keys[1:] + keys[:1]
-        key: bytes | str = keys[0]
-        value: bytes | None = None
-        if wait < 0.001:  # BLPOP 0 would block forever: take only what is there
-            for key in keys:
-                value = self._command("LPOP", key)
-                if value is not None:
-                    break
-        else:
-            reply: list[bytes] | None = self._command("BLPOP", *keys, wait)
-            if reply is not None:
-                key, value = reply
-        if value is not None and self._closed:
-            # Popped after the close: back to the head of its list, so nothing is lost.
-            with translate_errors(self._url, "returning a message taken during close"):
-                self._command("LPUSH", key, value)
+        popped = self._popper.pop(wait)
+        if popped is None:
             return None
-        return value
+        if self._closed:
+            # Popped after the close: back to the head of its list, so nothing is lost.
+            self._popper.give_back(popped)
+            return None
+        return popped.value
 
     def roster(self, topic: str) -> Roster:
         """Return the producers that joined and left ``topic`` so far (one ``HKEYS``).
@@ -407,10 +386,9 @@ class RedisQueueSubscriber(_RedisSubscriberBase):
         """
         if self._closed:
             raise SubscriberClosedError(f"roster() on a closed {self._label}")
-        if not isinstance(topic, str):
-            raise TypeError(f"topic must be a string, not {type(topic).__name__}")
+        key = topic_roster_key(self._prefix, topic)
         with translate_errors(self._url, f"reading the roster of {topic!r}"):
-            fields = self._client.hkeys(roster_key(self._prefix + topic))
+            fields = self._client.hkeys(key)
         return parse_roster(fields)  # type: ignore[arg-type]
 
     def _release(self, late: bytes | None) -> None:

@@ -29,6 +29,7 @@ class Outage:
     """
 
     def __init__(self, started: float, budget: float | None, cause: BrokerConnectionError) -> None:
+        self._budget = budget
         self._deadline = None if budget is None else started + budget
         self._next_attempt = started
         self._pause = FIRST_PAUSE
@@ -47,3 +48,11 @@ class Outage:
         self.cause = error
         self._next_attempt = now + self._pause
         self._pause = min(self._pause * 2, LONGEST_PAUSE)
+
+    def gave_up(self, topics: object) -> BrokerConnectionError:
+        """The error a subscriber of ``topics`` raises once the budget is spent."""
+        return BrokerConnectionError(
+            f"{self.cause}: the subscriber to {topics} could not reconnect "
+            f"within reconnect_timeout={self._budget}s",
+            self.cause.url,
+        )

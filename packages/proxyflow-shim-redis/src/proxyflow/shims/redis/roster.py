@@ -4,7 +4,7 @@ On a work queue each message goes to one subscriber, so a producer's
 end-of-stream message reaches only one consumer. The queue publisher
 therefore records, for each topic, which producers announced it (``join``)
 and which finished it (``leave``, once all their messages were stored), and
-every subscriber can read that [`Roster`][proxyflow.api.protocols.Roster]
+every subscriber can read that [`Roster`][proxyflow.api.broker_types.Roster]
 (``proxyflow.api.WorkSharingPublisher`` / ``WorkSharingSubscriber``).
 
 The roster of the list ``key`` is the hash ``proxyflow:roster:<key>``

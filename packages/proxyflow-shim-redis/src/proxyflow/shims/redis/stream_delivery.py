@@ -21,18 +21,21 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from proxyflow.shims.redis._streams_state import DeliveryState, Entry, Outcome
+from proxyflow.api import DeliveryOutcome
+from proxyflow.shims.redis._streams_state import DeliveryState, Entry
 
 __all__ = ["AsyncRedisStreamDelivery", "RedisStreamDelivery"]
 
 
 class _Settler(Protocol):
-    def _settle(self, delivery: DeliveryState, outcome: Outcome, delay: float | None) -> None: ...
+    def _settle(
+        self, delivery: DeliveryState, outcome: DeliveryOutcome, delay: float | None
+    ) -> None: ...
 
 
 class _AsyncSettler(Protocol):
     async def _settle(
-        self, delivery: DeliveryState, outcome: Outcome, delay: float | None
+        self, delivery: DeliveryState, outcome: DeliveryOutcome, delay: float | None
     ) -> None: ...
 
 
@@ -61,7 +64,7 @@ class RedisStreamDelivery(DeliveryState):
             BrokerConnectionError: if Redis cannot be reached; the message will
                 be delivered again.
         """
-        self._owner._settle(self, Outcome.ACKED, None)
+        self._owner._settle(self, DeliveryOutcome.ACKED, None)
 
     def nack(self, delay: float | None = None) -> None:
         """Give the message back, to be delivered again after ``delay`` seconds (``None``: soon).
@@ -72,11 +75,11 @@ class RedisStreamDelivery(DeliveryState):
         Raises:
             ValueError: if ``delay`` is negative or longer than the visibility timeout.
         """
-        self._owner._settle(self, Outcome.NACKED, delay)
+        self._owner._settle(self, DeliveryOutcome.NACKED, delay)
 
     def reject(self) -> None:
         """Never deliver this message again; it goes to the dead-letter stream, if any."""
-        self._owner._settle(self, Outcome.REJECTED, None)
+        self._owner._settle(self, DeliveryOutcome.REJECTED, None)
 
 
 class AsyncRedisStreamDelivery(DeliveryState):
@@ -95,12 +98,12 @@ class AsyncRedisStreamDelivery(DeliveryState):
 
     async def ack(self) -> None:
         """Confirm the message was handled (see `RedisStreamDelivery.ack`)."""
-        await self._owner._settle(self, Outcome.ACKED, None)
+        await self._owner._settle(self, DeliveryOutcome.ACKED, None)
 
     async def nack(self, delay: float | None = None) -> None:
         """Give the message back for redelivery (see `RedisStreamDelivery.nack`)."""
-        await self._owner._settle(self, Outcome.NACKED, delay)
+        await self._owner._settle(self, DeliveryOutcome.NACKED, delay)
 
     async def reject(self) -> None:
         """Never deliver this message again (see `RedisStreamDelivery.reject`)."""
-        await self._owner._settle(self, Outcome.REJECTED, None)
+        await self._owner._settle(self, DeliveryOutcome.REJECTED, None)

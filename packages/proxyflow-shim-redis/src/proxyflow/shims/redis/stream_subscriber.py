@@ -11,6 +11,7 @@ from proxyflow.api import (
     CONFIGURED,
     Closeable,
     Configured,
+    GroupBacklog,
     Message,
     PollingSubscriber,
     Roster,
@@ -56,8 +57,9 @@ class _Poller(PollingSubscriber[RedisStreamDelivery]):
 class RedisStreamSubscriber(_RedisEndpoint, Closeable):
     """Reads topics through a Redis Streams consumer group; deliveries are acknowledged.
 
-    Satisfies ``proxyflow.api.AckingSubscriber`` (and so ``Subscriber``) and
-    ``WorkSharingSubscriber``. Topic ``t`` is the stream ``prefix + t``; the
+    Satisfies ``proxyflow.api.AckingSubscriber`` (and so ``Subscriber``),
+    ``WorkSharingSubscriber`` and ``DrainableSubscriber`` (``backlog(topic)``).
+    Topic ``t`` is the stream ``prefix + t``; the
     constructor creates the consumer group ``group`` on each stream when it is
     missing (``XGROUP CREATE ... MKSTREAM``), starting from the oldest entry
     kept (``deliver_policy="all"``: nothing sent before the group existed is
@@ -286,6 +288,26 @@ class RedisStreamSubscriber(_RedisEndpoint, Closeable):
         if self.closed:
             raise SubscriberClosedError(f"the {self._describe()} is closed")
         return self._group.roster(topic)
+
+    def backlog(self, topic: str) -> GroupBacklog:
+        """Return what the group has left of ``topic`` (``DrainableSubscriber``).
+
+        ``unacknowledged`` is the group's pending count (entries handed out and
+        not acknowledged, a dead consumer's included); ``undelivered`` the
+        group's ``lag`` on Redis 7 or later, else the entries after its
+        last-delivered id, counted up to 100. One ``XINFO GROUPS`` (and one
+        ``XRANGE`` without ``lag``).
+
+        Raises:
+            ValueError: if this subscriber does not read ``topic``.
+            SubscriberClosedError: if the subscriber is closed.
+            BrokerConnectionError: if Redis cannot be reached.
+        """
+        if self.closed:
+            raise SubscriberClosedError(f"the {self._describe()} is closed")
+        if topic not in self.topics:
+            raise ValueError(f"the {self._describe()} does not read {topic!r}")
+        return self._group.backlog(topic)
 
     # -- close --------------------------------------------------------------------------
 

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from typing import Protocol
 
 from nats.aio.msg import Msg
+from proxyflow.api import DeliveryOutcome
 
 __all__ = ["AsyncJetStreamDelivery", "Outcome", "Settler"]
 
 
-class Outcome(enum.Enum):
-    """What happened to a delivery."""
-
-    PENDING = "pending"
-    ACKED = "acked"
-    NACKED = "nacked"
-    REJECTED = "rejected"
-    RELEASED = "released"
-    """Given back by ``close()`` of its subscriber."""
+Outcome = DeliveryOutcome
+"""What happened to a delivery: ``proxyflow.api.DeliveryOutcome``, under this module's old name."""
 
 
 class Settler(Protocol):
     """The subscriber side of settling (implemented by the subscriber)."""
 
     async def settle(
-        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
+        self, delivery: AsyncJetStreamDelivery, outcome: DeliveryOutcome, delay: float | None
     ) -> None:
         """Send the outcome to the server."""
         ...
@@ -53,7 +46,7 @@ class AsyncJetStreamDelivery:
         self._msg = msg
         self._topic = topic
         self._settler = settler
-        self.outcome = Outcome.PENDING
+        self.outcome = DeliveryOutcome.PENDING
 
     @property
     def message(self) -> bytes:
@@ -83,7 +76,7 @@ class AsyncJetStreamDelivery:
     @property
     def settled(self) -> bool:
         """Whether ``ack``, ``nack`` or ``reject`` was called (or ``close`` gave it back)."""
-        return self.outcome is not Outcome.PENDING
+        return self.outcome.settled
 
     @property
     def raw(self) -> Msg:
@@ -98,7 +91,7 @@ class AsyncJetStreamDelivery:
             BrokerTimeoutError: if the server did not confirm in time; the
                 message may be delivered again.
         """
-        await self._settler.settle(self, Outcome.ACKED, None)
+        await self._settler.settle(self, DeliveryOutcome.ACKED, None)
 
     async def nack(self, delay: float | None = None) -> None:
         """Give the message back, to be delivered again after ``delay`` seconds (``None``: soon).
@@ -106,11 +99,11 @@ class AsyncJetStreamDelivery:
         On its last allowed delivery (``max_deliver``) the message goes to the
         dead-letter topic instead, if the subscriber has one.
         """
-        await self._settler.settle(self, Outcome.NACKED, delay)
+        await self._settler.settle(self, DeliveryOutcome.NACKED, delay)
 
     async def reject(self) -> None:
         """Never deliver this message again; it goes to the dead-letter topic, if any."""
-        await self._settler.settle(self, Outcome.REJECTED, None)
+        await self._settler.settle(self, DeliveryOutcome.REJECTED, None)
 
     def __repr__(self) -> str:
         return (

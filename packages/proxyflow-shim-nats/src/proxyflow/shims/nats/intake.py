@@ -8,11 +8,16 @@ waits in its buffer until a reader asks. It is handed out unless:
   ``ack_wait`` has not run out, and the puller fetches fewer at a time;
 * it was delivered once more after its last allowed delivery (its
   ``ack_wait`` expired on the ``max_deliver``-th): with a dead-letter topic it
-  is moved there instead.
+  is moved there instead;
+* the connection is lost: nothing is handed out until it is back, and then
+  every message fetched before is given back (``-NAK``). The server that
+  answers may have restarted and forgotten those deliveries; a confirmed
+  acknowledgement of one would never be answered.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -22,6 +27,8 @@ from proxyflow.shims.nats.puller import Pulled, Puller
 from proxyflow.shims.nats.settling import NAK, DeadLetters, Settlements
 
 __all__ = ["Intake"]
+
+log = logging.getLogger(__name__)
 
 _STALE = 0.9  # fraction of ack_wait after which a fetched message is not handed out
 
@@ -67,7 +74,7 @@ class Intake:
         """
         ready = self._puller.ready
         with self._settlements.lock:
-            if closed() or not ready or self._unfit(ready[0]):
+            if closed() or not ready or self._puller.reconnecting or self._unfit(ready[0]):
                 return None
             pulled = ready.popleft()
             delivery = AsyncJetStreamDelivery(pulled.msg, pulled.target.topic, self._settlements)
@@ -89,3 +96,20 @@ class Intake:
         self._puller.slow_down(pulled.target)
         if time.monotonic() - pulled.received_at < self._ack_wait:
             await self._settlements.send(pulled.msg, NAK, confirm=False)
+
+    async def give_back_fetched(self) -> None:
+        """Give back every message fetched before a reconnection (see the module docs).
+
+        A server that still holds them hands them out again at once; one that
+        restarted and forgot them hands them out anyway. A give-back lost on
+        the way only delays that until ``ack_wait`` runs out.
+        """
+        ready = self._puller.ready
+        with self._settlements.lock:
+            fetched = list(ready)
+            ready.clear()
+        for pulled in fetched:
+            try:
+                await self._settlements.send(pulled.msg, NAK, confirm=False)
+            except Exception as exc:  # the server hands it out again after ack_wait
+                log.debug("giving back a message fetched before a reconnection failed: %s", exc)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import logging
 import os
 import threading
@@ -31,6 +32,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from proxyflow.api import Closeable
+from proxyflow.shims.nats._call import Doorbell, LoopCall
 from proxyflow.shims.nats.exceptions import UsedAfterForkError
 
 __all__ = ["LoopRunner", "OnSharedLoop", "acquire", "release"]
@@ -50,20 +52,28 @@ class LoopRunner:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         self.users = 0
+        self._calls: set[LoopCall[Any]] = set()
+        self._stopping = False
+        self._doorbell = Doorbell(self.loop, self._start)
         self._thread = threading.Thread(target=self._run, name="proxyflow-nats-loop", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
+            self._doorbell.open()
             self.loop.run_forever()
         finally:
+            self._stopping = True  # calls scheduled from now on are refused
             pending = asyncio.all_tasks(self.loop)
             for task in pending:
                 task.cancel()
             if pending:
                 self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._doorbell.close()
             self.loop.close()
+            for call in list(self._calls):  # scheduled, but the loop ended first
+                call.never_started()
 
     @property
     def alive(self) -> bool:
@@ -79,24 +89,53 @@ class LoopRunner:
         """Run ``coro`` on the loop and return its result (or raise its error).
 
         If the calling thread is interrupted (``KeyboardInterrupt``) or
-        ``timeout`` passes, the coroutine is cancelled.
+        ``timeout`` passes, the coroutine is cancelled. One crossing costs a
+        wake-up of the loop (an ``eventfd`` on Linux), a task and a lock (see
+        ``LoopCall`` in the private module ``proxyflow.shims.nats._call``).
 
         Raises:
-            RuntimeError: if called from the loop's own thread (it would deadlock).
+            RuntimeError: if called from the loop's own thread (it would
+                deadlock), or if the loop is closed or ends before running ``coro``.
+            concurrent.futures.CancelledError: if the coroutine was cancelled on
+                the loop (the loop is stopping).
         """
         if self.in_loop_thread:
             coro.close()
             raise RuntimeError("a synchronous NATS call was made from its own event loop thread")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        call = LoopCall(coro, self._calls)
         try:
-            return future.result(timeout)
-        except BaseException as exc:
-            if future.done():
-                raise  # the coroutine's own error
-            future.cancel()
-            if isinstance(exc, concurrent.futures.TimeoutError):
-                raise TimeoutError(f"no result within {timeout}s") from None
-            raise  # KeyboardInterrupt and the like, in the calling thread
+            self._doorbell.ring(call)
+        except RuntimeError:  # the loop is closed
+            call.give_up()
+            coro.close()
+            raise
+        except BaseException:  # interrupted while handing over: the loop may have started it
+            self._give_up(call)
+            raise
+        try:
+            finished = call.wait(timeout)
+        except BaseException:  # KeyboardInterrupt and the like, in the calling thread
+            self._give_up(call)
+            raise
+        if not finished and self._give_up(call):
+            raise TimeoutError(f"no result within {timeout}s")
+        if not finished:
+            call.wait(None)  # finished just as the wait timed out: its lock is released now
+        error = call.error
+        if error is not None:
+            raise error
+        return call.result  # type: ignore[return-value]  # set when error is None
+
+    def _start(self, call: LoopCall[Any]) -> None:
+        call.start(self._stopping)
+
+    def _give_up(self, call: LoopCall[Any]) -> bool:
+        """Cancel ``call`` unless it finished; ``True`` if it was cancelled."""
+        if not call.give_up():
+            return False
+        with contextlib.suppress(RuntimeError):  # a closed loop runs nothing anyway
+            self.loop.call_soon_threadsafe(call.cancel)
+        return True
 
     def call_soon(self, callback: Callable[..., object], *args: object) -> None:
         """Run ``callback(*args)`` on the loop soon, without waiting."""

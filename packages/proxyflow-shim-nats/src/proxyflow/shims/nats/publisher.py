@@ -7,10 +7,9 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Callable
-from types import TracebackType
 
 from nats.aio.client import Client
-from proxyflow.api import Message, as_message
+from proxyflow.api import AsyncOpenable, Message, as_message
 from proxyflow.shims.nats.connection import ConnectOptions, NatsCredentials, open_connection
 from proxyflow.shims.nats.exceptions import (
     BrokerProtocolError,
@@ -46,8 +45,12 @@ class PreparedSend:
         self.index = index
         self.headers = {MSG_ID_HEADER: msg_id, EXPECTED_STREAM_HEADER: stream}
 
+    def describe(self) -> str:
+        """What this send is, for errors."""
+        return f"publishing message #{self.index} on {self.topic!r}"
 
-class AsyncJetStreamPublisher:
+
+class AsyncJetStreamPublisher(AsyncOpenable):
     """Publishes messages into a JetStream stream; each send is acknowledged by the server.
 
     Satisfies ``proxyflow.api.AsyncPublisher``. Topic ``t`` is the subject
@@ -188,17 +191,6 @@ class AsyncJetStreamPublisher:
                 self._client = client
         return self
 
-    async def __aenter__(self) -> AsyncJetStreamPublisher:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     # -- sending ------------------------------------------------------------------
 
     def prepare(self, topic: str, message: Message) -> PreparedSend:
@@ -231,7 +223,8 @@ class AsyncJetStreamPublisher:
             StreamFullError: if the stream has no room.
             MessageTooLargeError: if the message is over the server's ``max_payload``.
         """
-        await self.open()
+        if self._client is None or self._closed:
+            await self.open()
         self.raise_failures()
         send = self.prepare(topic, message)
         if self._max_pending == 0:
@@ -254,7 +247,7 @@ class AsyncJetStreamPublisher:
             send.headers,
             self._policy,
             url=self.url,
-            doing=f"publishing message #{send.index} on {send.topic!r}",
+            doing=send.describe,  # formatted only for an error
         )
 
     def start_publish(self, send: PreparedSend, done: Callable[[], None]) -> None:
@@ -280,6 +273,8 @@ class AsyncJetStreamPublisher:
 
     def raise_failures(self) -> None:
         """Raise ``PublishNotAcknowledgedError`` for pipelined sends that failed, if any."""
+        if not self._failures:
+            return  # the common case, without the lock; a failure recorded meanwhile waits
         with self._failures_lock:
             failures, self._failures = self._failures, []
         if failures:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import nats.errors
 import nats.js.errors
@@ -92,12 +92,13 @@ async def publish_acknowledged(
     policy: PublishPolicy,
     *,
     url: str,
-    doing: str,
+    doing: str | Callable[[], str],
 ) -> int:
     """Publish ``payload`` on ``subject`` and return its stream sequence once stored.
 
     ``headers`` must include a ``Nats-Msg-Id`` unique to this message, so that
-    retries are stored once.
+    retries are stored once. ``doing`` names the publish in errors (a callable
+    is called only when there is an error to report).
 
     Raises:
         MessageTooLargeError: if the message is over the server's ``max_payload``.
@@ -114,7 +115,7 @@ async def publish_acknowledged(
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise BrokerTimeoutError(
-                f"NATS at {url}: {doing}: not acknowledged by the server within "
+                f"NATS at {url}: {_text(doing)}: not acknowledged by the server within "
                 f"{policy.timeout}s ({last}); the message may not be stored",
                 url,
             )
@@ -128,7 +129,7 @@ async def publish_acknowledged(
         except _RETRYABLE as exc:
             last = exc
         except Exception as exc:
-            translated = translate_error(exc, url, doing)
+            translated = translate_error(exc, url, _text(doing))
             if translated is exc:
                 raise
             raise translated from exc
@@ -136,14 +137,18 @@ async def publish_acknowledged(
             try:
                 return _stream_sequence(reply.data)
             except nats.js.errors.ServiceUnavailableError as exc:
-                translated = translate_error(exc, url, doing)
+                translated = translate_error(exc, url, _text(doing))
                 if not isinstance(translated, BrokerUnavailableError):
                     raise translated from exc  # a full stream: retrying cannot help
                 last = exc  # JetStream is starting or electing a leader: try again
             except nats.js.errors.APIError as exc:
-                raise translate_error(exc, url, doing) from exc
+                raise translate_error(exc, url, _text(doing)) from exc
         await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
         pause = min(pause * 2, 0.5)
+
+
+def _text(doing: str | Callable[[], str]) -> str:
+    return doing if isinstance(doing, str) else doing()
 
 
 def _stream_sequence(data: bytes) -> int:

@@ -34,7 +34,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NotJSMessageError
 
-__all__ = ["PullTarget", "Pulled", "Puller"]
+__all__ = ["Arrivals", "PullTarget", "Pulled", "Puller"]
 
 log = logging.getLogger("proxyflow.shims.nats")
 
@@ -42,6 +42,57 @@ _STATUS = "Status"
 _HEARTBEAT = "100"
 _CONFLICT = "409"
 _GRACE = 1.0  # seconds a request may outlive its expiry before it is taken as lost
+
+
+class Arrivals:
+    """The flag readers wait on: set when messages arrive or a request ends.
+
+    Like an ``asyncio.Event``, with a timed wait that needs no task of its
+    own (``asyncio.wait_for(event.wait(), t)`` makes one per wait, and two
+    more turns of the loop before the reader wakes).
+    """
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def set(self) -> None:
+        """Set the flag and wake every waiting reader."""
+        self._set = True
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        """Clear the flag."""
+        self._set = False
+
+    def is_set(self) -> bool:
+        """Whether the flag is set."""
+        return self._set
+
+    async def wait(self, timeout: float) -> None:
+        """Return once the flag is set, or after ``timeout`` seconds (no error)."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if waiter in self._waiters:  # woken by the timer, or cancelled
+                self._waiters.remove(waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @dataclass
@@ -99,10 +150,12 @@ class Puller:
         self._by_name = {target.name: target for target in self._targets}
         self._batch = batch
         self._linger = linger
+        self._expires = int(linger * 1e9)
+        self._bodies: dict[int, bytes] = {}  # request bodies by size (0: the waiting request)
         self._inbox = client.new_inbox()
         self._subscription: Subscription | None = None
         self.ready: deque[Pulled] = deque()
-        self.arrived = asyncio.Event()
+        self.arrived = Arrivals()
         self.failure: str | None = None
         self.closing = False
         self.late: list[Msg] = []
@@ -116,6 +169,11 @@ class Puller:
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             await subscription.unsubscribe()
+
+    @property
+    def reconnecting(self) -> bool:
+        """Whether the connection is lost and being made again."""
+        return self._client.is_reconnecting
 
     def forget_requests(self) -> None:
         """Take every open request as lost (after a reconnection) and wake the readers."""
@@ -133,16 +191,20 @@ class Puller:
             target.received = 0
             reply = f"{self._inbox}.{index}.{target.request_id}"
             if target.last_probe_empty:
-                body = {"batch": 1, "expires": int(self._linger * 1e9)}
+                body = self._bodies.get(0) or self._body(0, {"batch": 1, "expires": self._expires})
                 target.outstanding, target.probing = 1, False
                 target.expires_at = now + self._linger + _GRACE
             else:
-                body = {"batch": target.probe_size, "no_wait": True}
-                target.outstanding, target.probing = target.probe_size, True
+                size = target.probe_size
+                body = self._bodies.get(size) or self._body(size, {"batch": size, "no_wait": True})
+                target.outstanding, target.probing = size, True
                 target.expires_at = now + self._linger + _GRACE
-            await self._client.publish(
-                target.request_subject, json.dumps(body).encode(), reply=reply
-            )
+            await self._client.publish(target.request_subject, body, reply=reply)
+
+    def _body(self, key: int, body: dict[str, object]) -> bytes:
+        """Encode a request body once; later requests of the same size reuse it."""
+        encoded = self._bodies[key] = json.dumps(body).encode()
+        return encoded
 
     async def _on_msg(self, msg: Msg) -> None:
         status = msg.headers.get(_STATUS) if msg.headers else None

@@ -4,7 +4,7 @@ Subscribers sharing a durable name share the work, so an end-of-stream
 message reaches only one of them. The publisher therefore records, for each
 topic, which producers announced it (``join``) and which finished it
 (``leave``, once all their messages were acknowledged), and every subscriber
-can read that [`Roster`][proxyflow.api.protocols.Roster]
+can read that [`Roster`][proxyflow.api.broker_types.Roster]
 (``proxyflow.api.WorkSharingPublisher`` / ``WorkSharingSubscriber``).
 
 Each record is an empty message on its own subject,

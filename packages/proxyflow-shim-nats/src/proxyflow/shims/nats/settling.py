@@ -21,16 +21,16 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from proxyflow.api import check_timeout
+from proxyflow.api import DeliveryOutcome, check_timeout
 from proxyflow.shims.nats.deadletter import (
     REASON_MAX_DELIVERIES,
     REASON_REJECTED,
     dead_letter_headers,
 )
-from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery, Outcome
+from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery
 from proxyflow.shims.nats.exceptions import DeliveryReleasedError, SubscriberClosedError
 from proxyflow.shims.nats.publishing import PublishPolicy, publish_acknowledged
-from proxyflow.shims.nats.translation import translate_errors
+from proxyflow.shims.nats.translation import translate_error
 
 __all__ = ["ACK", "NAK", "TERM", "DeadLetters", "Settlements", "nak_payload"]
 
@@ -114,15 +114,15 @@ class Settlements:
 
     # -- settling on the loop ---------------------------------------------------------
 
-    def _claim(self, delivery: AsyncJetStreamDelivery, outcome: Outcome) -> bool:
+    def _claim(self, delivery: AsyncJetStreamDelivery, outcome: DeliveryOutcome) -> bool:
         """Move a pending delivery to ``outcome``; ``False`` if it is settled already."""
         with self.lock:
             state = delivery.outcome
-            if state is Outcome.PENDING:
+            if state is DeliveryOutcome.PENDING:
                 delivery.outcome = outcome
                 self._unsettled.discard(delivery)
                 return True
-        if state is Outcome.RELEASED and outcome is not Outcome.NACKED:
+        if state.refuses(outcome):
             raise DeliveryReleasedError(
                 f"the {self._describe} was closed and gave this message back to the "
                 "server; it will be delivered again"
@@ -131,15 +131,15 @@ class Settlements:
 
     def _unclaim(self, delivery: AsyncJetStreamDelivery) -> None:
         with self.lock:
-            if delivery.outcome is not Outcome.RELEASED:
-                delivery.outcome = Outcome.PENDING
+            if delivery.outcome is not DeliveryOutcome.RELEASED:
+                delivery.outcome = DeliveryOutcome.PENDING
                 self._unsettled.add(delivery)
 
     async def settle(
-        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
+        self, delivery: AsyncJetStreamDelivery, outcome: DeliveryOutcome, delay: float | None
     ) -> None:
         """Send ``outcome`` for ``delivery``; a failure leaves it unsettled (and raises)."""
-        if outcome is Outcome.NACKED:
+        if outcome is DeliveryOutcome.NACKED:
             check_timeout(delay, "delay")
         if not self._claim(delivery, outcome):
             return
@@ -150,12 +150,12 @@ class Settlements:
             raise
 
     async def _send_outcome(
-        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
+        self, delivery: AsyncJetStreamDelivery, outcome: DeliveryOutcome, delay: float | None
     ) -> None:
         msg, dead = delivery.raw, self.dead_letters
-        if outcome is Outcome.ACKED:
+        if outcome is DeliveryOutcome.ACKED:
             await self.send(msg, ACK, confirm=self.confirm_acks)
-        elif outcome is Outcome.REJECTED:
+        elif outcome is DeliveryOutcome.REJECTED:
             if dead is not None:
                 await self.move_to_dead_letters(msg, delivery.topic, REASON_REJECTED)
             else:
@@ -166,7 +166,7 @@ class Settlements:
             await self.send(msg, nak_payload(delay), confirm=False)
 
     def settle_nowait(
-        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
+        self, delivery: AsyncJetStreamDelivery, outcome: DeliveryOutcome, delay: float | None
     ) -> bool:
         """Settle from any thread without waiting, if the outcome needs no answer.
 
@@ -176,11 +176,11 @@ class Settlements:
         [`settle`][proxyflow.shims.nats.settling.Settlements.settle] instead.
         """
         dead = self.dead_letters
-        if outcome is Outcome.ACKED:
+        if outcome is DeliveryOutcome.ACKED:
             if self.confirm_acks:
                 return False
             payload = ACK
-        elif outcome is Outcome.NACKED:
+        elif outcome is DeliveryOutcome.NACKED:
             if dead is not None and dead.exhausted(delivery.delivery_count):
                 return False
             check_timeout(delay, "delay")
@@ -209,11 +209,17 @@ class Settlements:
         client = self._client()
         if client is None:
             raise SubscriberClosedError(f"the {self._describe} is closed")
-        with translate_errors(self._url, f"sending {payload[:5].decode()} for a message"):
+        try:  # no context manager: this runs for every message
             if confirm:
                 await client.request(msg.reply, payload, timeout=self._ack_timeout)
             else:
                 await client.publish(msg.reply, payload)
+        except Exception as exc:
+            doing = f"sending {payload[:5].decode()} for a message"
+            translated = translate_error(exc, self._url, doing)
+            if translated is exc:
+                raise
+            raise translated from exc
 
     async def move_to_dead_letters(self, msg: Msg, topic: str, reason: str) -> None:
         """Publish a copy of ``msg`` to the dead-letter topic (acknowledged), then terminate it."""
@@ -237,9 +243,9 @@ class Settlements:
     def release_all(self) -> list[Msg]:
         """Mark every unsettled delivery given back; return their messages (to ``-NAK``)."""
         with self.lock:
-            released = [d for d in self._unsettled if d.outcome is Outcome.PENDING]
+            released = [d for d in self._unsettled if d.outcome is DeliveryOutcome.PENDING]
             for delivery in released:
-                delivery.outcome = Outcome.RELEASED
+                delivery.outcome = DeliveryOutcome.RELEASED
             self._unsettled.clear()
         return [delivery.raw for delivery in released]
 

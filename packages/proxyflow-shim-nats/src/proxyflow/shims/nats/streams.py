@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import nats.js.errors
 from nats.js import JetStreamContext, api
+from proxyflow.api import GroupBacklog
 from proxyflow.shims.nats.exceptions import (
     ConsumerConfigMismatchError,
     StreamConfigMismatchError,
@@ -16,7 +17,7 @@ from proxyflow.shims.nats.exceptions import (
 from proxyflow.shims.nats.settings import StreamSettings
 from proxyflow.shims.nats.translation import translate_errors
 
-__all__ = ["ConsumerSettings", "ensure_consumer", "ensure_stream"]
+__all__ = ["ConsumerSettings", "consumer_backlog", "ensure_consumer", "ensure_stream"]
 
 _UNLIMITED = -1
 
@@ -181,3 +182,16 @@ async def ensure_consumer(
             f"('nats consumer rm {stream} {name}') to start afresh",
             url,
         )
+
+
+async def consumer_backlog(js: JetStreamContext, stream: str, name: str, url: str) -> GroupBacklog:
+    """Return what the durable consumer ``name`` has left: one consumer-info request.
+
+    ``num_pending`` (messages of its subject not yet delivered to any of its
+    subscribers) is the undelivered count; ``num_ack_pending`` (delivered and
+    not acknowledged: held, given back with a delay, or held by a subscriber
+    that died, until ``ack_wait`` hands them out again) the unacknowledged one.
+    """
+    with translate_errors(url, f"reading the backlog of the consumer {name!r}"):
+        info = await js.consumer_info(stream, name)
+    return GroupBacklog(int(info.num_pending or 0), int(info.num_ack_pending or 0))

@@ -5,40 +5,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Literal
 
 from nats.aio.client import Client
-from proxyflow.api import Message, Roster, check_timeout, normalise_topics
-from proxyflow.shims.nats.connection import ConnectOptions, NatsCredentials, open_connection
-from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery, Outcome
-from proxyflow.shims.nats.exceptions import (
-    BrokerUnavailableError,
-    SubscriberClosedError,
-    SubscriberTimeoutError,
+from proxyflow.api import (
+    AsyncOpenable,
+    DeliveryOutcome,
+    GroupBacklog,
+    Message,
+    Roster,
+    check_timeout,
+    normalise_topics,
 )
+from proxyflow.shims.nats._attach import attach, give_back
+from proxyflow.shims.nats._waiting import wait_for_delivery
+from proxyflow.shims.nats.connection import ConnectOptions, NatsCredentials, open_connection
+from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery
+from proxyflow.shims.nats.exceptions import SubscriberClosedError
 from proxyflow.shims.nats.intake import Intake
 from proxyflow.shims.nats.publisher import close_client
 from proxyflow.shims.nats.publishing import PublishPolicy
-from proxyflow.shims.nats.puller import Puller, PullTarget
+from proxyflow.shims.nats.puller import Puller
 from proxyflow.shims.nats.roster import parse_roster, roster_filter
 from proxyflow.shims.nats.settings import DEFAULT_STREAM, StreamSettings
-from proxyflow.shims.nats.settling import NAK, DeadLetters, Settlements
-from proxyflow.shims.nats.streams import ConsumerSettings, ensure_consumer, ensure_stream
+from proxyflow.shims.nats.settling import DeadLetters, Settlements
+from proxyflow.shims.nats.streams import ConsumerSettings, consumer_backlog
 from proxyflow.shims.nats.subjects import check_durable, consumer_name, subject_for
 from proxyflow.shims.nats.translation import translate_errors
 
 __all__ = ["AsyncJetStreamSubscriber"]
 
-_LINGER = 5.0  # seconds a waiting pull request stays open on the server
-_TICK = 1.0  # longest single wait of a reader, to notice lost pull requests
 
-
-class AsyncJetStreamSubscriber:
+class AsyncJetStreamSubscriber(AsyncOpenable):
     """Reads topics through durable JetStream pull consumers; deliveries are acknowledged.
 
     Satisfies ``proxyflow.api.AsyncAckingSubscriber`` (and so
-    ``AsyncSubscriber``). Each topic is read through the durable consumer
+    ``AsyncSubscriber``), ``AsyncWorkSharingSubscriber`` and
+    ``AsyncDrainableSubscriber``. Each topic is read through the durable consumer
     ``<durable>_<topic>`` of the stream, created on
     [`open`][proxyflow.shims.nats.subscriber.AsyncJetStreamSubscriber.open]
     when missing, or checked when it exists.
@@ -227,7 +230,16 @@ class AsyncJetStreamSubscriber:
                     self._options, on_reconnected=self._on_reconnected, on_closed=self._on_lost
                 )
                 try:
-                    self._puller = await self._subscribe(client)
+                    self._puller = await attach(
+                        client,
+                        stream=self._stream,
+                        topics=self._topics,
+                        durable=self._durable,
+                        consumer=self._consumer,
+                        dead_letters=self._dead_letters,
+                        batch=self._batch,
+                        url=self.url,
+                    )
                 except BaseException:
                     await client.close()
                     raise
@@ -238,29 +250,9 @@ class AsyncJetStreamSubscriber:
                 self._settlements.bind(asyncio.get_running_loop())
         return self
 
-    async def _subscribe(self, client: Client) -> Puller:
-        js = client.jetstream()
-        await ensure_stream(js, self._stream, self.url)
-        targets = []
-        for topic, name in zip(self._topics, self.consumer_names, strict=True):
-            await ensure_consumer(
-                js,
-                self._stream.name,
-                name,
-                subject_for(self._stream.prefix, topic),
-                self._consumer,
-                dead_letters=self._dead_letters is not None,
-                description=f"proxyflow: durable {self._durable!r} reading topic {topic!r}",
-                url=self.url,
-            )
-            request = f"$JS.API.CONSUMER.MSG.NEXT.{self._stream.name}.{name}"
-            targets.append(PullTarget(topic, name, request))
-        puller = Puller(client, targets, batch=self._batch, linger=_LINGER)
-        with translate_errors(self.url, "subscribing"):
-            await puller.start()
-        return puller
-
     async def _on_reconnected(self) -> None:
+        if self._intake is not None:
+            await self._intake.give_back_fetched()
         if self._puller is not None:
             self._puller.forget_requests()
 
@@ -268,17 +260,6 @@ class AsyncJetStreamSubscriber:
         if not self._closed and self._puller is not None:
             self._lost = True
             self._puller.arrived.set()
-
-    async def __aenter__(self) -> AsyncJetStreamSubscriber:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -308,31 +289,16 @@ class AsyncJetStreamSubscriber:
         puller, intake = self._puller, self._intake
         assert puller is not None
         assert intake is not None
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            self._check_open()
-            if self._lost or puller.failure is not None:
-                raise BrokerUnavailableError(
-                    f"NATS at {self.url}: {puller.failure or 'the connection was lost for good'}",
-                    self.url,
-                )
-            puller.arrived.clear()
-            while puller.ready:
-                delivery = self.take_ready()
-                if delivery is not None:
-                    return delivery
-                await intake.set_aside_unfit()
-            with translate_errors(self.url, "requesting messages"):
-                await puller.request()
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                raise SubscriberTimeoutError(
-                    f"no message within {timeout}s on {list(self._topics)} ({self.url})"
-                )
-            wait = _TICK if remaining is None else min(_TICK, remaining)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(puller.arrived.wait(), wait)
+        return await wait_for_delivery(
+            puller,
+            intake,
+            timeout,
+            check_open=self._check_open,
+            lost=lambda: self._lost,
+            take_ready=self.take_ready,
+            url=self.url,
+            reading=str(list(self._topics)),
+        )
 
     def take_ready(self) -> AsyncJetStreamDelivery | None:
         """Hand out the oldest fetched message at once, if it may be (callable from any thread).
@@ -343,7 +309,7 @@ class AsyncJetStreamSubscriber:
         return None if intake is None else intake.take_ready(lambda: self._closed)
 
     def settle_nowait(
-        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
+        self, delivery: AsyncJetStreamDelivery, outcome: DeliveryOutcome, delay: float | None
     ) -> bool:
         """Settle ``delivery`` from any thread without waiting, if its outcome needs no answer.
 
@@ -383,6 +349,22 @@ class AsyncJetStreamSubscriber:
             )
         return parse_roster(info.state.subjects or {}, prefix, topic)
 
+    async def backlog(self, topic: str) -> GroupBacklog:
+        """Return what the durable has left of ``topic`` (``AsyncDrainableSubscriber``).
+
+        One consumer-info request: ``num_pending`` and ``num_ack_pending``
+        (see [`consumer_backlog`][proxyflow.shims.nats.streams.consumer_backlog]).
+
+        Raises:
+            ValueError: if this subscriber does not read ``topic``.
+        """
+        if topic not in self._topics:
+            raise ValueError(f"the subscriber of {list(self._topics)} does not read {topic!r}")
+        await self.open()
+        assert self._client is not None
+        name = consumer_name(self._durable, topic)
+        return await consumer_backlog(self._client.jetstream(), self._stream.name, name, self.url)
+
     # -- close --------------------------------------------------------------------
 
     async def close(self) -> None:
@@ -398,7 +380,11 @@ class AsyncJetStreamSubscriber:
         self._closed = True
         self._closing = asyncio.get_running_loop().create_future()
         try:
-            await self._release()
+            client = self._client
+            await give_back(client, self._puller, self._settlements)
+            self._client = None
+            if client is not None:
+                await close_client(client)
             if self._readers:
                 # Let waiting readers see the close (they raise SubscriberClosedError)
                 # before the caller may stop the event loop.
@@ -407,28 +393,6 @@ class AsyncJetStreamSubscriber:
                     await asyncio.wait_for(self._readers_gone.wait(), 2.0)
         finally:
             self._closing.set_result(None)
-
-    async def _release(self) -> None:
-        puller, client = self._puller, self._client
-        give_back = self._settlements.release_all()
-        if puller is not None:
-            with self._settlements.lock:
-                puller.closing = True
-                give_back += [pulled.msg for pulled in puller.ready]
-                puller.ready.clear()
-            puller.arrived.set()
-        if client is not None and client.is_connected:
-            # Whatever is not given back here is handed out again after ack_wait.
-            with contextlib.suppress(Exception):
-                for msg in give_back:
-                    await client.publish(msg.reply, NAK)
-                if puller is not None:
-                    await puller.stop()
-                    for msg in puller.late:
-                        await client.publish(msg.reply, NAK)
-        self._client = None
-        if client is not None:
-            await close_client(client)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from proxyflow.api import Message, Roster, as_message
+from proxyflow.api import DeliveryOutcome, GroupBacklog, Message, Roster, as_message
 from proxyflow.shims.nats.connection import NatsCredentials
-from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery, Outcome
+from proxyflow.shims.nats.delivery import AsyncJetStreamDelivery
 from proxyflow.shims.nats.exceptions import (
     DeliveryReleasedError,
     PublisherClosedError,
@@ -202,38 +202,36 @@ class JetStreamDelivery:
         """Whether ``ack``, ``nack`` or ``reject`` was called (or ``close`` gave it back)."""
         return self._inner.settled
 
-    def _settle(self, outcome: Outcome, delay: float | None = None) -> None:
+    def _settle(self, outcome: DeliveryOutcome, delay: float | None = None) -> None:
         state = self._inner.outcome
-        if state is Outcome.RELEASED:
-            if outcome is Outcome.NACKED:
-                return
+        if state.refuses(outcome):
             raise DeliveryReleasedError(
                 "the subscriber was closed and gave this message back to the server; "
                 "it will be delivered again"
             )
-        if state is not Outcome.PENDING:
+        if state.settled:
             return
         self._owner._check_process()
         if self._owner._settle_nowait(self._inner, outcome, delay):
             return  # an outcome that needs no answer: queued without waiting
-        if outcome is Outcome.ACKED:
+        if outcome is DeliveryOutcome.ACKED:
             self._owner._run(self._inner.ack())
-        elif outcome is Outcome.NACKED:
+        elif outcome is DeliveryOutcome.NACKED:
             self._owner._run(self._inner.nack(delay))
         else:
             self._owner._run(self._inner.reject())
 
     def ack(self) -> None:
         """Confirm the message was handled (see ``AsyncJetStreamDelivery.ack``)."""
-        self._settle(Outcome.ACKED)
+        self._settle(DeliveryOutcome.ACKED)
 
     def nack(self, delay: float | None = None) -> None:
         """Give the message back for redelivery after ``delay`` seconds (``None``: soon)."""
-        self._settle(Outcome.NACKED, delay)
+        self._settle(DeliveryOutcome.NACKED, delay)
 
     def reject(self) -> None:
         """Never deliver this message again; it goes to the dead-letter topic, if any."""
-        self._settle(Outcome.REJECTED)
+        self._settle(DeliveryOutcome.REJECTED)
 
     def __repr__(self) -> str:
         return repr(self._inner).replace("AsyncJetStreamDelivery", type(self).__name__, 1)
@@ -243,7 +241,8 @@ class JetStreamSubscriber(OnSharedLoop):
     """The synchronous form of ``AsyncJetStreamSubscriber``.
 
     See [`AsyncJetStreamSubscriber`][proxyflow.shims.nats.subscriber.AsyncJetStreamSubscriber].
-    Satisfies ``proxyflow.api.AckingSubscriber`` (and ``Subscriber``), with the
+    Satisfies ``proxyflow.api.AckingSubscriber`` (and ``Subscriber``),
+    ``WorkSharingSubscriber`` and ``DrainableSubscriber``, with the
     same guarantees and arguments. The stream and durable consumers are
     created or checked by the constructor: a message sent after it returns
     reaches this durable. Thread-safe; ``close()`` from another thread ends a
@@ -358,7 +357,7 @@ class JetStreamSubscriber(OnSharedLoop):
         return JetStreamDelivery(ready, self)
 
     def _settle_nowait(
-        self, delivery: AsyncJetStreamDelivery, outcome: Outcome, delay: float | None
+        self, delivery: AsyncJetStreamDelivery, outcome: DeliveryOutcome, delay: float | None
     ) -> bool:
         return not self._closed and self._core.settle_nowait(delivery, outcome, delay)
 
@@ -380,6 +379,10 @@ class JetStreamSubscriber(OnSharedLoop):
     def roster(self, topic: str) -> Roster:
         """Return the producers that joined and left ``topic`` (``WorkSharingSubscriber``)."""
         return self._run(self._core.roster(topic))
+
+    def backlog(self, topic: str) -> GroupBacklog:
+        """Return what the durable has left of ``topic`` (``DrainableSubscriber``)."""
+        return self._run(self._core.backlog(topic))
 
     def close(self) -> None:
         """Give back unsettled deliveries and close; idempotent, callable from any thread."""

@@ -2,7 +2,7 @@
 
 A queue hands each message to one reader, so when several consumers share a
 queue a producer's end-of-stream message reaches only one of them. The queue
-therefore keeps a [`Roster`][proxyflow.api.protocols.Roster] of each topic's
+therefore keeps a [`Roster`][proxyflow.api.broker_types.Roster] of each topic's
 producers (``proxyflow.api.WorkSharingPublisher`` /
 ``WorkSharingSubscriber``), which every consumer reads. Where it lives
 depends on the queue ([`roster_of`][proxyflow.shims.queue.roster.roster_of]):

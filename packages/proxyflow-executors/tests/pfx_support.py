@@ -118,3 +118,60 @@ def reads(store: Any) -> int:
     """Reads this process made through ``store`` (single and batched)."""
     operations = store.metrics.snapshot()["operations"]
     return int(operations["get"]["count"] + operations["get_batch"]["count"])
+
+
+class Redelivering:
+    """A box holding one value: each delivery of a message is a new box (compared by identity)."""
+
+    def __init__(self, value: Any, count: int) -> None:
+        self.value = value
+        self.count = count
+
+
+class RedeliveringSource:
+    """A broker-like source: a nacked item comes back as a new item with a higher count.
+
+    Like a ``StreamConsumer`` over a durable broker, the end of the stream
+    waits while items are held (they may still be given back).
+    """
+
+    def __init__(self, values: list[Any]) -> None:
+        self.ready: list[tuple[Any, int]] = [(value, 1) for value in values]
+        self.held: dict[int, Redelivering] = {}
+        self.acked: list[Any] = []
+        self.nacked: list[tuple[Any, float | None]] = []
+        self.rejected: list[Any] = []
+        self.cond = threading.Condition()
+
+    def next_with_metadata(self) -> tuple[dict[str, Any], Any]:
+        with self.cond:
+            self.cond.wait_for(lambda: self.ready or not self.held, timeout=10)
+            if not self.ready:
+                raise StopIteration
+            value, count = self.ready.pop(0)
+            box = Redelivering(value, count)
+            self.held[id(box)] = box
+            return {"value": value}, box
+
+    def delivery_count(self, item: Redelivering) -> int:
+        return item.count
+
+    def _settle(self, item: Redelivering) -> None:
+        assert self.held.pop(id(item)) is item, "settle the very item handed out, once"
+        self.cond.notify_all()
+
+    def ack(self, item: Redelivering) -> None:
+        with self.cond:
+            self._settle(item)
+            self.acked.append(item.value)
+
+    def nack(self, item: Redelivering, delay: float | None = None) -> None:
+        with self.cond:
+            self._settle(item)
+            self.nacked.append((item.value, delay))
+            self.ready.append((item.value, item.count + 1))
+
+    def reject(self, item: Redelivering) -> None:
+        with self.cond:
+            self._settle(item)
+            self.rejected.append(item.value)

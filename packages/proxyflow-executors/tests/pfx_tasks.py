@@ -82,3 +82,10 @@ def dispatch_in_a_fresh_process(address: str, channel: Any, topic: str, reports:
         reports.put(("done", (outcomes, maxrss_bytes(), unresolved_here)))
     except BaseException as exc:
         reports.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def unbox_or_fail(box: Any) -> Any:
+    """Return a redelivered box's value; fail on negative values."""
+    if box.value < 0:
+        raise ValueError(f"bad value {box.value}")
+    return box.value

@@ -120,8 +120,10 @@ def test_retries_on_dask_and_what_evict_means_for_them(dask_client: Any, file_st
 
 
 def test_the_dispatcher_process_never_holds_the_object(
-    dask_client: Any, file_store: Any, tmp_path: Any
+    dask_client: Any, file_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The dispatcher process trusts the store's directory (inherited by the spawned process).
+    monkeypatch.setenv("PROXYFLOW_TRUSTED_LOCATIONS", f"file:{file_store.connector.store_dir}")
     size = 256 << 20
     channel = SPAWN.Queue()
     reports = SPAWN.Queue()

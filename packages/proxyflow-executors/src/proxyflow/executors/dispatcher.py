@@ -6,30 +6,17 @@
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import queue
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from proxyflow.api import Closeable
-from proxyflow.executors._events import (
-    Done,
-    Entry,
-    Event,
-    ReaderEnded,
-    SubmitFailed,
-    Wake,
-    cancelled_error,
-)
-from proxyflow.executors.engines import Engine, engine_for
-from proxyflow.executors.exceptions import DispatcherClosedError, DispatchTimeoutError
+from proxyflow.executors._options import DispatchOptions
+from proxyflow.executors._run import CLOSE_TIMEOUT, DispatchRun
+from proxyflow.executors.engines import engine_for
+from proxyflow.executors.exceptions import DispatcherClosedError
 from proxyflow.executors.policy import ResultPolicy
-from proxyflow.executors.protocols import AckingItemSource, ItemSource
-from proxyflow.executors.results import DispatchResult, DispatchStats, Settlement
-from proxyflow.executors.tasks import ProxyTask, StoredResult
+from proxyflow.executors.protocols import ItemSource
+from proxyflow.executors.results import DispatchResult, DispatchStats
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "Dispatcher", "dispatch"]
 
@@ -37,12 +24,6 @@ R = TypeVar("R")
 
 DEFAULT_MAX_IN_FLIGHT = 16
 """Items read but not yet handed back, by default."""
-
-_CLOSE_TIMEOUT = 10.0
-"""Seconds ``close`` waits, by default, for running tasks to end."""
-
-_JOIN_TIMEOUT = 1.0
-"""Seconds ``close`` waits for the reader thread (it may be blocked in the source)."""
 
 
 class Dispatcher(Closeable, Generic[R]):
@@ -74,6 +55,18 @@ class Dispatcher(Closeable, Generic[R]):
     the exception: a failure is always handed to the caller. A source that
     cannot acknowledge has handed the item over when it was read.
 
+    With ``redeliver=True`` a failed item is retried **through the broker**
+    instead: it is given back with ``nack(item, delay=retry_delay)`` while
+    the broker has handed it out at most ``retries`` times (the source's
+    ``delivery_count(item)``), its failed result is yielded with
+    ``settlement=NACKED``, and the broker hands it out again, to this
+    dispatcher or to another one sharing the stream (a new item, read like
+    the others); after that it is rejected. This needs a
+    [`StreamConsumer`][proxyflow.stream.StreamConsumer] with
+    ``ack="manual"`` over an acknowledging subscriber (or any source with
+    ``delivery_count``). The stream then ends only when every item read is
+    settled and every item given back has come again.
+
     Retrying needs the object to still be in its store: with a source that
     acknowledges, an ``evict=True`` object is evicted on acknowledgement, so
     retries work; with one that does not, it is evicted when a worker first
@@ -103,7 +96,9 @@ class Dispatcher(Closeable, Generic[R]):
         results: A [`ResultPolicy`][proxyflow.executors.policy.ResultPolicy]
             storing large results in the worker and returning proxies.
         acknowledge: Whether to acknowledge items; ``None`` does so when the
-            source has ``ack`` and ``nack``.
+            source has ``ack`` and ``nack`` (and, for a ``StreamConsumer``,
+            when it ``acknowledges``).
+        redeliver: Retry failed items through the broker (see above).
         timeout: Seconds to wait for anything to happen (a task finishing,
             the reader moving on) before raising
             [`DispatchTimeoutError`][proxyflow.executors.exceptions.DispatchTimeoutError];
@@ -112,7 +107,10 @@ class Dispatcher(Closeable, Generic[R]):
     Raises:
         ValueError: For a ``max_in_flight`` below 1, negative ``retries``,
             ``retry_delay`` or ``timeout``.
-        TypeError: If ``acknowledge=True`` and the source cannot acknowledge.
+        TypeError: If ``acknowledge=True`` (or ``redeliver=True``) and the
+            source cannot acknowledge (or count deliveries), or if the source
+            is a consumer that acknowledges on its own (``ack="auto"``): its
+            items would be acknowledged before their tasks finished.
         UnsupportedExecutorError: If ``executor`` is not supported.
 
     Example:
@@ -137,64 +135,34 @@ class Dispatcher(Closeable, Generic[R]):
         results: ResultPolicy | None = None,
         acknowledge: bool | None = None,
         timeout: float | None = None,
+        redeliver: bool = False,
     ) -> None:
-        if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight!r}")
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries!r}")
-        if retry_delay < 0:
-            raise ValueError(f"retry_delay must be >= 0, got {retry_delay!r}")
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        can_ack = isinstance(source, AckingItemSource)
-        if acknowledge and not can_ack:
-            raise TypeError(
-                f"acknowledge=True needs a source with ack() and nack(); "
-                f"{type(source).__name__} has none"
-            )
-        self._engine: Engine = engine_for(executor)
-        self._source = source
-        self._read_pair = source.next_with_metadata
-        self._fn = fn
-        self._policy = results
-        self._max_in_flight = max_in_flight
-        self._ordered = ordered
-        self._retries = retries
-        self._retry_delay = retry_delay
-        self._timeout = timeout
-        self._acking = can_ack if acknowledge is None else acknowledge
-        self._rejecting = self._acking and callable(getattr(source, "reject", None))
-        self._slots = threading.Semaphore(max_in_flight)
-        self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._held: dict[int, Entry] = {}  # read, result not yet handed back
-        self._running: dict[int, Entry] = {}  # with a live future
-        self._retrying: list[tuple[float, int, Entry]] = []  # heap by due time
-        self._finished: dict[int, DispatchResult[R]] = {}  # settled, not yet yielded
-        self._next_index = 0
-        self._stopping = threading.Event()
-        self._reader: threading.Thread | None = None
-        self._reader_ended = False
-        self._reader_error: BaseException | None = None
-        self._started = False
-        self._closed = False
-        self.stats = DispatchStats()
+        options = DispatchOptions.check(
+            source,
+            max_in_flight=max_in_flight,
+            ordered=ordered,
+            retries=retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+            acknowledge=acknowledge,
+            redeliver=redeliver,
+        )
+        self._options = options
+        self._run: DispatchRun[R] = DispatchRun(source, fn, engine_for(executor), options, results)
+        self.stats: DispatchStats = self._run.stats
         """Counters of items read, tasks submitted, outcomes and acknowledgements."""
-        self.undelivered: list[DispatchResult[R]] = []
+        self.undelivered: list[DispatchResult[R]] = self._run.undelivered
         """Results not handed to the caller because the dispatcher was closed first."""
 
     @property
     def closed(self) -> bool:
         """Whether [`close`][proxyflow.executors.dispatcher.Dispatcher.close] was called."""
-        return self._closed
+        return self._run.closed
 
     @property
     def in_flight(self) -> int:
         """Items held now: read and not yet handed back."""
-        with self._lock:
-            return len(self._held)
-
-    # -- iteration (the caller's thread) --------------------------------------------------------
+        return self._run.in_flight
 
     def __iter__(self) -> Iterator[DispatchResult[R]]:
         """Yield results until the stream ends (dispatching starts with the first ``next``).
@@ -205,254 +173,13 @@ class Dispatcher(Closeable, Generic[R]):
             BaseException: What the source raised (a decode error, its own
                 timeout), after the results of the items read before it.
         """
-        with self._lock:
-            if self._closed or self._started:
-                raise DispatcherClosedError(
-                    "a dispatcher is iterated once; create a new one to dispatch again"
-                )
-            self._started = True
-        return self._results()
-
-    def _results(self) -> Iterator[DispatchResult[R]]:
-        wait_on_close: float | None = _CLOSE_TIMEOUT
-        try:
-            if self._closed:
-                return
-            self._reader = threading.Thread(
-                target=self._read_loop, name="proxyflow-dispatch-reader", daemon=True
+        if not self._run.begin():
+            raise DispatcherClosedError(
+                "a dispatcher is iterated once; create a new one to dispatch again"
             )
-            self._reader.start()
-            while not self._stopping.is_set():
-                if self._reader_ended and self._idle():
-                    break
-                event = self._wait()
-                if event is None:
-                    self._resubmit_due()
-                    continue
-                if self._stopping.is_set():
-                    self._handle_closing(event)
-                    break
-                self._handle(event)
-                while (ready := self._pop_ready()) is not None:
-                    yield ready
-            if self._reader_error is not None and not self._stopping.is_set():
-                raise self._reader_error
-        except DispatchTimeoutError:
-            wait_on_close = 0.0  # the running tasks are stuck: do not wait for them
-            raise
-        finally:
-            self.close(timeout=wait_on_close)
+        return self._run.results()
 
-    def _idle(self) -> bool:
-        with self._lock:
-            return not self._held
-
-    def _wait(self) -> Event | None:
-        """Return the next event, or ``None`` when a retry is due first."""
-        wait = self._timeout
-        with self._lock:
-            due = self._retrying[0][0] - time.monotonic() if self._retrying else None
-        if due is not None and (wait is None or due < wait):
-            try:
-                return self._events.get(timeout=max(0.0, due))
-            except queue.Empty:
-                return None
-        try:
-            return self._events.get(timeout=wait)
-        except queue.Empty:
-            raise DispatchTimeoutError(
-                f"no task finished and the stream did not move within {self._timeout} s "
-                f"({self.in_flight} items in flight)"
-            ) from None
-
-    def _pop_ready(self) -> DispatchResult[R] | None:
-        """Take the next result to hand over, in the configured order, and free its slot."""
-        with self._lock:
-            if self._ordered:
-                result = self._finished.pop(self._next_index, None)
-                if result is None:
-                    return None
-                self._next_index += 1
-            elif self._finished:
-                result = self._finished.popitem()[1]
-            else:
-                return None
-            self._held.pop(result.index, None)
-            self.stats.yielded += 1
-        self._slots.release()
-        return result
-
-    def _handle(self, event: Event) -> None:
-        if isinstance(event, ReaderEnded):
-            self._reader_ended = True
-            self._reader_error = event.error
-            return
-        if isinstance(event, Wake):
-            return
-        entry = event.entry
-        value: Any = None
-        error: BaseException | None
-        if isinstance(event, SubmitFailed):
-            error = event.error
-        else:
-            with self._lock:
-                self._running.pop(entry.index, None)
-            outcome = self._engine.outcome(event.future)
-            self._engine.release(event.future)
-            value, error = outcome.result, outcome.exception
-            if type(value) is StoredResult:
-                value = value.proxy
-        result = self._finish(entry, value, error)
-        if result is not None:
-            with self._lock:
-                self._finished[entry.index] = result
-
-    def _finish(
-        self, entry: Entry, value: Any, error: BaseException | None
-    ) -> DispatchResult[R] | None:
-        """Settle an item whose attempt ended; ``None`` when it will be retried."""
-        if error is None:
-            self._count("succeeded")
-            return self._result(entry, value, None, Settlement.ACKED)
-        if entry.attempts <= self._retries:
-            self._count("retried")
-            due = time.monotonic() + self._retry_delay
-            with self._lock:
-                heapq.heappush(self._retrying, (due, entry.index, entry))
-            return None
-        self._count("failed")
-        final = Settlement.REJECTED if self._rejecting else Settlement.NACKED
-        return self._result(entry, None, error, final)
-
-    def _result(
-        self, entry: Entry, value: Any, error: BaseException | None, settlement: Settlement
-    ) -> DispatchResult[R]:
-        """Tell the source what became of the item and build its result."""
-        told, settle_error = self._settle(entry, settlement)
-        return DispatchResult(
-            index=entry.index,
-            metadata=entry.metadata,
-            item=entry.item,
-            result=value,
-            exception=error,
-            attempts=entry.attempts,
-            settlement=told,
-            settle_error=settle_error,
-        )
-
-    def _settle(
-        self, entry: Entry, settlement: Settlement
-    ) -> tuple[Settlement, BaseException | None]:
-        if not self._acking:
-            return Settlement.CONSUMED, None
-        source: Any = self._source
-        self._count(settlement.value)
-        try:
-            if settlement is Settlement.ACKED:
-                source.ack(entry.item)
-            elif settlement is Settlement.REJECTED:
-                source.reject(entry.item)
-            else:
-                source.nack(entry.item)
-        except Exception as exc:
-            self._count("settle_errors")
-            return settlement, exc
-        return settlement, None
-
-    def _count(self, counter: str) -> None:
-        with self._lock:
-            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-
-    def _resubmit_due(self) -> None:
-        now = time.monotonic()
-        while True:
-            with self._lock:
-                if not self._retrying or self._retrying[0][0] > now:
-                    return
-                _, _, entry = heapq.heappop(self._retrying)
-            self._submit(entry)
-
-    # -- reading and submitting (the reader thread) --------------------------------------------
-
-    def _read_loop(self) -> None:
-        error: BaseException | None = None
-        counter = itertools.count()
-        try:
-            while True:
-                self._slots.acquire()
-                if self._stopping.is_set():
-                    break
-                try:
-                    metadata, item = self._read_pair()
-                except StopIteration:
-                    break
-                except BaseException as exc:  # raised at the caller, in its turn
-                    error = exc
-                    break
-                entry = Entry(next(counter), metadata, item)
-                with self._lock:
-                    self._held[entry.index] = entry
-                self._count("read")
-                self._submit(entry)
-        finally:
-            self._events.put(ReaderEnded(error))
-
-    def _submit(self, entry: Entry) -> None:
-        task = ProxyTask(self._fn, entry.item, self._policy)
-        with self._lock:
-            stopping = self._stopping.is_set()
-            if not stopping:
-                entry.attempts += 1
-                try:
-                    future = self._engine.submit(task)
-                except Exception as exc:  # not picklable, executor shut down, ...
-                    self._events.put(SubmitFailed(entry, exc))
-                    return
-                entry.future = future
-                self._running[entry.index] = entry
-                self.stats.submitted += 1
-        if stopping:
-            self._give_back(entry, cancelled_error())
-            return
-        self._engine.add_done_callback(future, lambda: self._events.put(Done(entry, future)))
-
-    # -- closing --------------------------------------------------------------------------------
-
-    def _give_back(self, entry: Entry, error: BaseException | None, value: Any = None) -> None:
-        """Settle an item whose result the caller will not get, once, and record it."""
-        with self._lock:
-            if self._held.pop(entry.index, None) is None:
-                return  # settled already, by the other thread
-        if error is None:
-            self._count("succeeded")
-            result = self._result(entry, value, None, Settlement.ACKED)
-        else:
-            self._count("cancelled")
-            result = self._result(entry, None, error, Settlement.NACKED)
-        self.undelivered.append(result)
-
-    def _handle_closing(self, event: Event) -> None:
-        """Handle an event that arrived after ``close`` began."""
-        if isinstance(event, ReaderEnded):
-            self._reader_ended = True
-            return
-        if isinstance(event, Wake):
-            return
-        entry = event.entry
-        with self._lock:
-            self._running.pop(entry.index, None)
-        if isinstance(event, SubmitFailed):
-            self._give_back(entry, cancelled_error(event.error))
-            return
-        outcome = self._engine.outcome(event.future)
-        self._engine.release(event.future)
-        if outcome.exception is None:
-            value = outcome.result
-            self._give_back(entry, None, value.proxy if type(value) is StoredResult else value)
-        else:
-            self._give_back(entry, cancelled_error(outcome.exception))
-
-    def close(self, *, timeout: float | None = _CLOSE_TIMEOUT) -> None:
+    def close(self, *, timeout: float | None = CLOSE_TIMEOUT) -> None:
         """Stop dispatching: cancel what has not started and settle every held item.
 
         Tasks not yet started are cancelled; running ones get ``timeout``
@@ -469,46 +196,13 @@ class Dispatcher(Closeable, Generic[R]):
         Args:
             timeout: Seconds to wait for running tasks.
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._stopping.set()
-            running = list(self._running.values())
-        self._slots.release()  # a reader waiting for room wakes up and sees the stop
-        self._events.put(Wake())
-        for entry in running:
-            self._engine.cancel(entry.future)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if not self._running:
-                    break
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                break
-            try:
-                event = self._events.get(timeout=remaining)
-            except queue.Empty:
-                break
-            self._handle_closing(event)
-        with self._lock:
-            finished = [self._finished.pop(i) for i in sorted(self._finished)]
-            for result in finished:
-                self._held.pop(result.index, None)
-            left = sorted(self._held.values(), key=lambda e: e.index)
-            self._running.clear()
-            self._retrying.clear()
-        self.undelivered.extend(finished)
-        for entry in left:
-            self._give_back(entry, cancelled_error())
-        if self._reader is not None:
-            self._reader.join(_JOIN_TIMEOUT)
+        self._run.close(timeout)
 
     def __repr__(self) -> str:
+        options = self._options
         return (
-            f"Dispatcher(max_in_flight={self._max_in_flight}, ordered={self._ordered}, "
-            f"retries={self._retries}, in_flight={self.in_flight}, closed={self._closed})"
+            f"Dispatcher(max_in_flight={options.max_in_flight}, ordered={options.ordered}, "
+            f"retries={options.retries}, in_flight={self.in_flight}, closed={self.closed})"
         )
 
 
@@ -524,6 +218,7 @@ def dispatch(
     results: ResultPolicy | None = None,
     acknowledge: bool | None = None,
     timeout: float | None = None,
+    redeliver: bool = False,
 ) -> Iterator[DispatchResult[R]]:
     """Run ``fn(item)`` on ``executor`` for every item of ``source``; yield the results.
 
@@ -545,6 +240,8 @@ def dispatch(
         results: A policy storing large results in the worker.
         acknowledge: Whether to acknowledge items (default: when the source can).
         timeout: Seconds to wait for anything to happen; ``None``: forever.
+        redeliver: Retry failed items through the broker (nack, then reject
+            after ``retries`` deliveries) instead of resubmitting them here.
 
     Returns:
         An iterator of [`DispatchResult`][proxyflow.executors.results.DispatchResult].
@@ -570,5 +267,6 @@ def dispatch(
         results=results,
         acknowledge=acknowledge,
         timeout=timeout,
+        redeliver=redeliver,
     )
     return iter(dispatcher)

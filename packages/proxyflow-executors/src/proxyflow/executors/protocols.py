@@ -21,6 +21,14 @@ Guarantees a source must give:
   ``next_with_metadata`` returned (compared by identity), may be called from
   another thread while ``next_with_metadata`` waits, and are called at most
   once per item, in any order across items.
+
+Optional members the dispatcher reads when a source has them (a
+[`StreamConsumer`][proxyflow.stream.StreamConsumer] has all three):
+``acknowledges`` (false: the source has ``ack`` but nothing to acknowledge,
+so its items are consumed), ``ack_mode`` (``"auto"``: the source acknowledges
+on its own when the next item is read, which the dispatcher refuses unless
+``acknowledge=False``) and ``delivery_count(item)`` (how many times the broker
+handed the item out; needed by ``redeliver=True``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,21 @@ def test_nats_fixture_skips_without_a_server_unless_required(
     monkeypatch.setenv("PROXYFLOW_REQUIRE_NATS", "1")
     required = pytester.runpytest_inprocess("-q", "-p", "no:randomly")
     required.assert_outcomes(errors=1)
+
+
+@needs_binary
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_pause_returns_only_once_every_thread_of_the_server_is_stopped() -> None:
+    with NatsServer() as server:
+        pid = server.pid
+        assert pid is not None
+        server.pause()
+        try:
+            states = [
+                (task / "stat").read_text().rpartition(")")[2].split()[0]
+                for task in Path(f"/proc/{pid}/task").iterdir()
+            ]
+            assert len(states) > 1  # nats-server is multi-threaded: the case that raced
+            assert set(states) <= {"T", "t"}
+        finally:
+            server.resume()

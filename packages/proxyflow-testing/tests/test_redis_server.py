@@ -70,3 +70,43 @@ def test_kill_and_restart_keep_the_port_and_lose_the_data() -> None:
             assert sock.recv(16) == b":0\r\n"
         server.restart()  # restarting a running server kills it first
         assert _ping(server.port).startswith(b"+PONG")
+
+
+def test_a_persistent_server_keeps_acknowledged_writes_across_a_kill() -> None:
+    if find_redis_server() is None:
+        pytest.skip("no redis-server binary on this machine")
+    with RedisServer(persistent=True) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+            sock.sendall(b"SET k v\r\n")
+            assert sock.recv(16) == b"+OK\r\n"
+        server.kill()
+        server.restart()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+            sock.sendall(b"EXISTS k\r\n")
+            assert sock.recv(16) == b":1\r\n"
+
+
+def test_a_paused_server_answers_again_after_resume() -> None:
+    if find_redis_server() is None:
+        pytest.skip("no redis-server binary on this machine")
+    with RedisServer() as server:
+        server.pause()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+            sock.settimeout(0.3)
+            sock.sendall(b"PING\r\n")
+            with pytest.raises(TimeoutError):
+                sock.recv(16)
+            server.resume()
+            sock.settimeout(5)
+            assert sock.recv(16).startswith(b"+PONG")
+
+
+def test_the_redis_server_fixture_keeps_its_data_across_a_kill(redis_server: RedisServer) -> None:
+    with socket.create_connection(("127.0.0.1", redis_server.port), timeout=2) as sock:
+        sock.sendall(b"SET k v\r\n")
+        assert sock.recv(16) == b"+OK\r\n"
+    redis_server.kill()
+    redis_server.restart()
+    with socket.create_connection(("127.0.0.1", redis_server.port), timeout=2) as sock:
+        sock.sendall(b"GET k\r\n")
+        assert sock.recv(16) == b"$1\r\nv\r\n"

@@ -32,7 +32,9 @@ The guarantees checked, one test each (or a few):
 * ``close()`` gives back the deliveries it holds: the group gets them again;
 * messages sent before any subscriber existed are kept for the group;
 * first deliveries of one topic keep their order (if ``ordering`` says so);
-* the group shares the work; deliveries settle from any thread, in any order.
+* the group shares the work; deliveries settle from any thread, in any order;
+* (subscribers with ``backlog(topic)``, ``proxyflow.api.DrainableSubscriber``)
+  the backlog counts what the group has not acknowledged and drains to zero.
 
 Example:
     ```python
@@ -63,10 +65,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, TypeAlias
 
 import pytest
 
+from proxyflow.api import GroupBacklog
+from proxyflow.api.protocols import AckingSubscriber, Delivery
+from proxyflow.testing._acking_concurrency import ConcurrencyChecks
+from proxyflow.testing._messages import as_bytes
 from proxyflow.testing.pubsub_contract import PublisherLike
 
 __all__ = ["ORDERINGS", "AckingPubSub", "AckingSubscriberContract", "DeliveryLike"]
@@ -75,69 +81,19 @@ ORDERINGS = ("per-topic", "none")
 """The values `AckingSubscriberContract.ordering` may take."""
 
 
-class DeliveryLike(Protocol):
-    """The delivery shape the suite drives (mirrors ``proxyflow.api.Delivery``)."""
+DeliveryLike: TypeAlias = Delivery
+"""The delivery shape the suite drives.
 
-    @property
-    def message(self) -> Any:
-        """The message."""
-        ...
+It is [`proxyflow.api.Delivery`][proxyflow.api.protocols.Delivery],
+the protocol every shim satisfies.
+"""
 
-    @property
-    def topic(self) -> str:
-        """The topic."""
-        ...
+AckingSubscriberLike: TypeAlias = AckingSubscriber
+"""The subscriber shape the suite drives.
 
-    @property
-    def delivery_count(self) -> int:
-        """1 the first time."""
-        ...
-
-    @property
-    def settled(self) -> bool:
-        """Whether settled."""
-        ...
-
-    def ack(self) -> None:
-        """Acknowledge."""
-        ...
-
-    def nack(self, delay: float | None = None) -> None:
-        """Give back."""
-        ...
-
-    def reject(self) -> None:
-        """Give up."""
-        ...
-
-
-class AckingSubscriberLike(Protocol):
-    """The subscriber shape the suite drives (mirrors ``proxyflow.api.AckingSubscriber``)."""
-
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The topics read."""
-        ...
-
-    def next_delivery(self, timeout: float | None = None) -> DeliveryLike:
-        """Return the next delivery."""
-        ...
-
-    def next_message(self, timeout: float | None = None) -> Any:
-        """Return the next message, acknowledged."""
-        ...
-
-    def __iter__(self) -> Any:
-        """Iterate over messages."""
-        ...
-
-    def __next__(self) -> Any:
-        """Return the next message."""
-        ...
-
-    def close(self) -> None:
-        """Close."""
-        ...
+It is [`proxyflow.api.AckingSubscriber`][proxyflow.api.protocols.AckingSubscriber],
+the protocol every shim satisfies.
+"""
 
 
 @dataclass
@@ -154,14 +110,7 @@ class AckingPubSub:
     subscribe: Callable[[Sequence[str]], AckingSubscriberLike]
 
 
-def _bytes(message: Any) -> bytes:
-    assert isinstance(message, (bytes, bytearray, memoryview)), (
-        f"a message must be bytes-like, got {type(message).__name__}"
-    )
-    return bytes(message)
-
-
-class AckingSubscriberContract:
+class AckingSubscriberContract(ConcurrencyChecks):
     """Acknowledgement guarantees of a durable broker shim; subclass it and provide ``acking``.
 
     Attributes:
@@ -204,7 +153,7 @@ class AckingSubscriberContract:
         except TimeoutError:
             return
         pytest.fail(
-            f"unexpected delivery {_bytes(extra.message)[:40]!r} "
+            f"unexpected delivery {as_bytes(extra.message)[:40]!r} "
             f"(delivery_count={extra.delivery_count})"
         )
 
@@ -234,7 +183,7 @@ class AckingSubscriberContract:
         subscriber = acking.subscribe(["a", "b"])
         acking.publisher.send_message("b", b"first")
         delivery = self.receive(subscriber)
-        assert _bytes(delivery.message) == b"first"
+        assert as_bytes(delivery.message) == b"first"
         assert delivery.topic == "b"
         assert delivery.delivery_count == 1
         assert delivery.settled is False
@@ -256,7 +205,7 @@ class AckingSubscriberContract:
         """A durable broker keeps what was sent before the group's first subscriber."""
         acking.publisher.send_message("a", b"early")
         delivery = self.receive(acking.subscribe(["a"]))
-        assert _bytes(delivery.message) == b"early"
+        assert as_bytes(delivery.message) == b"early"
         delivery.ack()
 
     # -- nack and the visibility timeout ---------------------------------------------
@@ -268,7 +217,7 @@ class AckingSubscriberContract:
         rounds = min(3, self.max_deliveries or 3)
         for expected in range(1, rounds + 1):
             delivery = self.receive(subscriber)
-            assert (_bytes(delivery.message), delivery.delivery_count) == (b"again", expected)
+            assert (as_bytes(delivery.message), delivery.delivery_count) == (b"again", expected)
             assert delivery.topic == "a"
             if expected < rounds:
                 delivery.nack()
@@ -285,7 +234,7 @@ class AckingSubscriberContract:
         with pytest.raises(TimeoutError):
             subscriber.next_delivery(timeout=self.nack_delay / 2)
         delivery = subscriber.next_delivery(timeout=self.nack_delay + self.receive_timeout)
-        assert (_bytes(delivery.message), delivery.delivery_count) == (b"later", 2)
+        assert (as_bytes(delivery.message), delivery.delivery_count) == (b"later", 2)
         delivery.ack()
 
     def test_unsettled_delivery_comes_back_after_ack_wait_to_another_subscriber(
@@ -297,7 +246,7 @@ class AckingSubscriberContract:
         held = self.receive(holder)
         assert held.delivery_count == 1
         again = self.receive(other, redelivery=True)
-        assert (_bytes(again.message), again.delivery_count) == (b"held", 2)
+        assert (as_bytes(again.message), again.delivery_count) == (b"held", 2)
         again.ack()
         self.assert_quiet(other, past_ack_wait=True)
 
@@ -341,7 +290,7 @@ class AckingSubscriberContract:
         nacked.nack()
         nacked.ack()
         again = self.receive(subscriber)
-        assert (_bytes(again.message), again.delivery_count) == (_bytes(nacked.message), 2)
+        assert (as_bytes(again.message), again.delivery_count) == (as_bytes(nacked.message), 2)
         again.ack()
         self.assert_quiet(subscriber, past_ack_wait=True)
 
@@ -352,8 +301,8 @@ class AckingSubscriberContract:
         subscriber = acking.subscribe(["a"])
         acking.publisher.send_message("a", b"plain")
         acking.publisher.send_message("a", b"iterated")
-        assert _bytes(subscriber.next_message(timeout=self.receive_timeout)) == b"plain"
-        assert _bytes(next(iter(subscriber))) == b"iterated"
+        assert as_bytes(subscriber.next_message(timeout=self.receive_timeout)) == b"plain"
+        assert as_bytes(next(iter(subscriber))) == b"iterated"
         self.assert_quiet(subscriber, past_ack_wait=True)
         subscriber.close()
         self.assert_quiet(acking.subscribe(["a"]))
@@ -366,11 +315,11 @@ class AckingSubscriberContract:
         for name in (b"kept-1", b"kept-2"):
             acking.publisher.send_message("a", name)
         held = [self.receive(closing), self.receive(closing)]
-        assert sorted(_bytes(d.message) for d in held) == [b"kept-1", b"kept-2"]
+        assert sorted(as_bytes(d.message) for d in held) == [b"kept-1", b"kept-2"]
         closing.close()
         other = acking.subscribe(["a"])
         again = [self.receive(other, redelivery=True), self.receive(other, redelivery=True)]
-        assert sorted(_bytes(d.message) for d in again) == [b"kept-1", b"kept-2"]
+        assert sorted(as_bytes(d.message) for d in again) == [b"kept-1", b"kept-2"]
         assert [d.delivery_count for d in again] == [2, 2]
         for delivery in again:
             delivery.ack()
@@ -404,59 +353,30 @@ class AckingSubscriberContract:
         assert len(outcome) == 1, outcome
         assert isinstance(outcome[0], EOFError), outcome
 
-    # -- order, sharing, concurrency -------------------------------------------------
+    # -- the group's backlog (DrainableSubscriber, optional) -------------------------
 
-    def test_first_deliveries_of_a_topic_keep_their_order(self, acking: AckingPubSub) -> None:
-        """With ``ordering = "per-topic"``, 50 messages arrive in send order."""
-        if self.ordering != "per-topic":
-            pytest.skip(f"ordering is {self.ordering}")
+    def test_backlog_counts_what_the_group_has_not_acknowledged(self, acking: AckingPubSub) -> None:
+        """``backlog(topic)`` counts the topic's unacknowledged messages and drains to zero."""
         subscriber = acking.subscribe(["a"])
-        sent = [b"in-order-%d" % i for i in range(50)]
-        for message in sent:
-            acking.publisher.send_message("a", message)
-        received = []
-        for _ in sent:
-            delivery = self.receive(subscriber)
-            received.append(_bytes(delivery.message))
-            delivery.ack()
-        assert received == sent
-
-    def test_the_group_shares_the_work(self, acking: AckingPubSub) -> None:
-        """Two subscribers of the group together receive each message exactly once."""
-        subscribers = [acking.subscribe(["a"]), acking.subscribe(["a"])]
-        sent = {b"job-%d" % i for i in range(30)}
-        for message in sorted(sent):
-            acking.publisher.send_message("a", message)
-        received: list[bytes] = []
-        deadline = time.monotonic() + self.receive_timeout * 2
-        while len(received) < len(sent) and time.monotonic() < deadline:
-            for subscriber in subscribers:
-                try:
-                    delivery = subscriber.next_delivery(timeout=0.05)
-                except TimeoutError:
-                    continue
-                received.append(_bytes(delivery.message))
-                delivery.ack()
-        assert sorted(received) == sorted(sent), "every message exactly once"
-        for subscriber in subscribers:
-            self.assert_quiet(subscriber)
-
-    def test_deliveries_settle_from_another_thread_in_any_order(self, acking: AckingPubSub) -> None:
-        """Settling out of order and from other threads affects only the delivery settled."""
-        subscriber = acking.subscribe(["a"])
+        backlog = getattr(subscriber, "backlog", None)
+        if not callable(backlog):
+            pytest.skip("the subscriber reports no backlog (not a DrainableSubscriber)")
+        empty = backlog("a")
+        assert isinstance(empty, GroupBacklog)
+        assert empty.drained, empty
         for i in range(3):
-            acking.publisher.send_message("a", b"m%d" % i)
-        first, second, third = (self.receive(subscriber) for _ in range(3))
-        settlers = [
-            threading.Thread(target=third.ack),
-            threading.Thread(target=first.nack),
-            threading.Thread(target=second.ack),
-        ]
-        for settler in settlers:
-            settler.start()
-            settler.join(self.receive_timeout)
-        assert all(d.settled for d in (first, second, third))
-        again = self.receive(subscriber)
-        assert (_bytes(again.message), again.delivery_count) == (_bytes(first.message), 2)
-        again.ack()
-        self.assert_quiet(subscriber, past_ack_wait=True)
+            acking.publisher.send_message("a", b"backlog-%d" % i)
+        sent = backlog("a")
+        assert sent.undelivered + sent.unacknowledged == 3, sent
+        held = [self.receive(subscriber) for _ in range(3)]
+        assert backlog("a") == GroupBacklog(undelivered=0, unacknowledged=3)
+        for delivery in held:
+            delivery.ack()
+        # Acknowledgements may travel with the next read: read while waiting.
+        deadline = time.monotonic() + self.receive_timeout
+        while not (seen := backlog("a")).drained:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the backlog stayed {seen} after every delivery was acknowledged")
+            with pytest.raises(TimeoutError):
+                subscriber.next_delivery(timeout=0.05)
+        assert seen == GroupBacklog(undelivered=0, unacknowledged=0)

@@ -162,6 +162,11 @@ class _WorkSharingSubscriber(_Subscriber):
         return self._bridge.run(self.inner.roster(topic))
 
 
+class _DrainableSubscriber(_WorkSharingSubscriber):
+    def backlog(self, topic: str) -> Any:
+        return self._bridge.run(self.inner.backlog(topic))
+
+
 class _Publisher:
     def __init__(self, bridge: AsyncBridge, inner: Any) -> None:
         self._bridge, self.inner = bridge, inner
@@ -189,8 +194,10 @@ def _publisher(bridge: AsyncBridge, inner: Any) -> _Publisher:
 
 
 def _subscriber(bridge: AsyncBridge, inner: Any) -> _Subscriber:
-    """Bridge ``inner``, with ``roster`` if it has it."""
+    """Bridge ``inner``, with ``roster`` (and ``backlog``) if it has them."""
     if hasattr(inner, "roster"):
+        if hasattr(inner, "backlog"):
+            return _DrainableSubscriber(bridge, inner)
         return _WorkSharingSubscriber(bridge, inner)
     return _Subscriber(bridge, inner)
 

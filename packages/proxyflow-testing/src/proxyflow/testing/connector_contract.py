@@ -3,7 +3,7 @@
 Subclass [`ConnectorContract`][proxyflow.testing.connector_contract.ConnectorContract] in a
 test module (with a name pytest collects, such as ``TestMyConnector``) and supply one
 fixture, ``connector``, that returns a fresh connector instance. The subclass inherits one
-test per guarantee of the [`Connector`][proxyflow.api.protocols.Connector] protocol. The
+test per guarantee of the [`Connector`][proxyflow.api.connector_protocols.Connector] protocol. The
 suite checks connectors structurally; of proxyflow it imports only the dependency-free
 ``proxyflow.api`` (for the error classes a connector must raise).
 
@@ -37,9 +37,7 @@ from __future__ import annotations
 import array
 import contextlib
 import json
-import multiprocessing
 import os
-import queue
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,32 +45,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from proxyflow.api.exceptions import BackendError
+from proxyflow.testing._connector_batches import BatchChecks
+from proxyflow.testing._connector_sharing import _TIMEOUT, SharingChecks
 
 __all__ = ["ConnectorContract"]
-
-_TIMEOUT = 60.0
-"""Seconds any wait of the suite may last (threads, child processes)."""
-
-_FORBIDDEN_CONFIG_KEYS = frozenset(
-    {"password", "passwd", "secret", "token", "api_key", "clear_on_close"}
-)
-
-
-def _cross_process_child(
-    connector_type: Any, config: dict[str, Any], key: Any, results: Any
-) -> None:
-    """Run in a spawned child: read ``key`` and write an object of its own."""
-    try:
-        connector = connector_type.from_config(config)
-        try:
-            data = connector.get(key)
-            new_key = connector.put(b"written by the child process")
-        finally:
-            connector.close()
-        results.put(("ok", None if data is None else bytes(data), new_key))
-    except BaseException as exc:  # reported to the parent, which fails the test
-        results.put(("error", repr(exc), None))
 
 
 def _payloads() -> list[Any]:
@@ -86,7 +62,7 @@ def _payloads() -> list[Any]:
     ]
 
 
-class ConnectorContract:
+class ConnectorContract(BatchChecks, SharingChecks):
     """Tests every connector must pass; subclasses supply the ``connector`` fixture.
 
     The base class closes only the connectors it builds itself with
@@ -263,166 +239,6 @@ class ConnectorContract:
             received = [item for future in futures for item in future.result(_TIMEOUT)]
         assert sorted(received) == sorted(b"%d" % i for i in range(20))
 
-    # -- batches ------------------------------------------------------------------
-
-    def test_put_batch_then_get_batch_in_order(self, connector: Any) -> None:
-        """``put_batch`` keys and ``get_batch`` values follow the input order."""
-        payloads = [b"first", bytearray(b"second"), memoryview(b"third"), b""]
-        keys = connector.put_batch(payloads)
-        assert len(keys) == len(payloads)
-        got = connector.get_batch(keys)
-        assert [None if item is None else bytes(item) for item in got] == [
-            bytes(p) for p in payloads
-        ]
-        for key, payload in zip(keys, payloads, strict=True):
-            item = connector.get(key)
-            assert item is not None
-            assert bytes(item) == bytes(payload)
-
-    def test_get_batch_gives_none_for_missing_keys(self, connector: Any) -> None:
-        """``get_batch`` gives ``None`` in the place of each missing key."""
-        present = connector.put(b"present")
-        missing = self.missing_key(connector)
-        got = connector.get_batch([missing, present, missing])
-        assert got[0] is None
-        assert got[1] is not None
-        assert bytes(got[1]) == b"present"
-        assert got[2] is None
-
-    def test_get_batch_with_evict_returns_and_removes(self, connector: Any) -> None:
-        """``get_batch(evict=True)`` returns and removes only the keys asked for."""
-        keys = connector.put_batch([b"one", b"two"])
-        kept = connector.put(b"kept")
-        missing = self.missing_key(connector)
-        got = connector.get_batch([keys[0], missing, keys[1]], evict=True)
-        assert [None if item is None else bytes(item) for item in got] == [b"one", None, b"two"]
-        assert not any(connector.exists(key) for key in keys)
-        assert connector.get_batch(keys) == [None, None]
-        assert connector.exists(kept)
-
-    def test_empty_batches(self, connector: Any) -> None:
-        """Empty batches give empty lists."""
-        assert list(connector.put_batch([])) == []
-        assert list(connector.get_batch([])) == []
-        assert list(connector.get_batch([], evict=True)) == []
-
-    # -- all or nothing ---------------------------------------------------------------
-
-    def test_failed_put_batch_leaves_nothing_stored(self, connector: Any) -> None:
-        """A ``put_batch`` that fails part way raises a backend error and keeps nothing.
-
-        Two objects fit, the third does not: the first two, already written,
-        must be removed again. The connector stays usable afterwards.
-        """
-        size = 16 * 1024
-        before = self.stored_objects(connector)
-        payloads = [os.urandom(size) for _ in range(6)]
-        with self.fail_writes_after(connector, 2, size):
-            with pytest.raises(BackendError) as info:
-                connector.put_batch(payloads)
-            assert self.stored_objects(connector) == before, "a failed batch left objects"
-        assert not getattr(info.value, "leftover_keys", ()), "cleanup failed"
-        key = connector.put(b"written after the failure")
-        got = connector.get(key)
-        assert got is not None
-        assert bytes(got) == b"written after the failure"
-
-    def test_failed_put_and_put_parts_leave_nothing_stored(self, connector: Any) -> None:
-        """A ``put`` or ``put_parts`` the storage refuses raises a backend error, keeps nothing."""
-        size = 16 * 1024
-        before = self.stored_objects(connector)
-        put_parts = getattr(connector, "put_parts", None)
-        with self.fail_writes_after(connector, 0, size):
-            with pytest.raises(BackendError):
-                connector.put(os.urandom(size))
-            if put_parts is not None:
-                with pytest.raises(BackendError):
-                    put_parts([b"head", os.urandom(size), b"tail"])
-            assert self.stored_objects(connector) == before
-
-    # -- keys -----------------------------------------------------------------------
-
-    def test_keys_are_distinct_and_json_serializable(self, connector: Any) -> None:
-        """Every ``put`` makes a new key, even for equal bytes; keys survive JSON."""
-        keys = [connector.put(b"same bytes") for _ in range(10)]
-        keys += connector.put_batch([b"same bytes"] * 10)
-        assert len({json.dumps(key) for key in keys}) == 20
-        for key in keys:
-            assert json.loads(json.dumps(key)) == key
-
-    # -- config ---------------------------------------------------------------------
-
-    def test_config_is_json_serializable(self, connector: Any) -> None:
-        """``config()`` is a dict that survives a JSON round trip unchanged."""
-        config = connector.config()
-        assert isinstance(config, dict)
-        assert json.loads(json.dumps(config)) == config
-
-    def test_config_holds_no_secret_and_no_destructive_flag(self, connector: Any) -> None:
-        """``config()`` has no password, token or destructive option."""
-        config = connector.config()
-
-        def keys_of(value: Any) -> Iterator[str]:
-            if isinstance(value, dict):
-                for name, item in value.items():
-                    yield str(name).lower()
-                    yield from keys_of(item)
-            elif isinstance(value, list):
-                for item in value:
-                    yield from keys_of(item)
-
-        assert not set(keys_of(config)) & _FORBIDDEN_CONFIG_KEYS
-        dumped = json.dumps(config)
-        for secret in self.secret_strings:
-            assert secret not in dumped
-
-    def test_from_config_reads_the_same_data(self, connector: Any, rebuilt: Any) -> None:
-        """A connector rebuilt from ``config()`` shares the data both ways."""
-        key = connector.put(b"shared")
-        got = rebuilt.get(key)
-        assert got is not None
-        assert bytes(got) == b"shared"
-        other_key = rebuilt.put(b"from the rebuilt connector")
-        got = connector.get(other_key)
-        assert got is not None
-        assert bytes(got) == b"from the rebuilt connector"
-
-    # -- close ------------------------------------------------------------------------
-
-    def test_close_twice_keeps_shared_data(self, connector: Any) -> None:
-        """``close()`` may be called twice and keeps data other connectors read."""
-        key = connector.put(b"survives close")
-        other = type(connector).from_config(connector.config())
-        other.close()
-        other.close()
-        got = connector.get(key)
-        assert got is not None
-        assert bytes(got) == b"survives close"
-
-    # -- threads ------------------------------------------------------------------------
-
-    def test_thread_safety(self, connector: Any) -> None:
-        """8 threads doing 50 ``put``/``get`` each see their own bytes and distinct keys."""
-        threads, rounds = 8, 50
-        barrier = threading.Barrier(threads, timeout=_TIMEOUT)
-
-        def work(worker: int) -> list[Any]:
-            barrier.wait()
-            keys = []
-            for i in range(rounds):
-                payload = b"worker %d round %d" % (worker, i)
-                key = connector.put(payload)
-                got = connector.get(key)
-                assert got is not None
-                assert bytes(got) == payload
-                keys.append(key)
-            return keys
-
-        with ThreadPoolExecutor(threads) as pool:
-            futures = [pool.submit(work, worker) for worker in range(threads)]
-            keys = [key for future in futures for key in future.result(_TIMEOUT)]
-        assert len({json.dumps(key) for key in keys}) == threads * rounds
-
     # -- stats (optional) ------------------------------------------------------------------
 
     def test_stats_count_objects_and_bytes(self, connector: Any) -> None:
@@ -437,89 +253,3 @@ class ConnectorContract:
         assert after["bytes"] == before["bytes"] + 10
         connector.evict(key)
         assert stats() == before
-
-    # -- put_parts (optional) --------------------------------------------------------------
-
-    def test_put_parts_round_trip(self, connector: Any) -> None:
-        """If the connector has ``put_parts``, it stores the concatenation of the parts.
-
-        Checked with mixed buffer types (including a non-byte memoryview), no
-        parts at all, empty parts, more parts than one ``writev`` takes
-        (``IOV_MAX`` is 1024 on Linux), and an evicting read.
-        """
-        put_parts = getattr(connector, "put_parts", None)
-        if put_parts is None:
-            pytest.skip("this connector has no put_parts()")
-        mixed = [
-            b"header",
-            bytearray(b"\x00\xff"),
-            memoryview(b"--sliced--")[2:-2],
-            memoryview(array.array("i", range(100))),
-            b"",
-            os.urandom(300_000),
-        ]
-        many = [b"%d," % i for i in range(2500)]
-        cases: dict[str, list[Any]] = {
-            "mixed": mixed,
-            "none": [],
-            "empty parts": [b"", bytearray()],
-            "many": many,
-        }
-        for name, parts in cases.items():
-            expected = b"".join(bytes(part) for part in parts)
-            key = put_parts(parts)
-            joined_key = connector.put(expected)
-            assert key != joined_key, name
-            got, joined = connector.get(key), connector.get(joined_key)
-            assert got is not None, name
-            assert joined is not None, name
-            assert bytes(got) == bytes(joined) == expected, name
-            evicted = connector.get(key, evict=True)
-            assert evicted is not None, name
-            assert bytes(evicted) == expected, name
-            assert connector.get(key) is None, name
-
-    def test_put_parts_copies_or_persists_the_buffers(self, connector: Any) -> None:
-        """If the connector has ``put_parts``, mutating the parts afterwards changes nothing."""
-        put_parts = getattr(connector, "put_parts", None)
-        if put_parts is None:
-            pytest.skip("this connector has no put_parts()")
-        first, second = bytearray(b"original "), bytearray(b"parts" * 20_000)
-        key = put_parts([first, memoryview(second)])
-        first[:] = b"mutated! "
-        second[:5] = b"xxxxx"
-        got = connector.get(key)
-        assert got is not None
-        assert bytes(got) == b"original " + b"parts" * 20_000
-
-    # -- processes -----------------------------------------------------------------------
-
-    def test_cross_process_round_trip(self, connector: Any) -> None:
-        """A spawned child rebuilt from ``config()`` reads the parent's object and vice versa."""
-        if not self.supports_cross_process:
-            pytest.skip("this connector does not cross processes")
-        key = connector.put(b"written by the parent process")
-        context = multiprocessing.get_context("spawn")
-        results = context.Queue()
-        child = context.Process(
-            target=_cross_process_child,
-            args=(type(connector), connector.config(), key, results),
-            daemon=True,
-        )
-        child.start()
-        try:
-            try:
-                status, data, child_key = results.get(timeout=_TIMEOUT)
-            except queue.Empty:
-                pytest.fail(f"child process gave no answer within {_TIMEOUT}s")
-            child.join(_TIMEOUT)
-        finally:
-            if child.is_alive():
-                child.terminate()
-                child.join(_TIMEOUT)
-            results.close()
-        assert status == "ok", data
-        assert data == b"written by the parent process"
-        got = connector.get(child_key)
-        assert got is not None
-        assert bytes(got) == b"written by the child process"

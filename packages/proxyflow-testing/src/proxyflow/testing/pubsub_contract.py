@@ -50,11 +50,14 @@ import contextlib
 import inspect
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, TypeAlias
 
 import pytest
+
+from proxyflow.api.protocols import Publisher, Subscriber
+from proxyflow.testing._messages import as_bytes
 
 __all__ = ["DELIVERY_MODES", "PubSub", "PublisherLike", "PublisherSubscriberContract"]
 
@@ -62,41 +65,19 @@ DELIVERY_MODES = ("fan-out", "work-sharing", "point-to-point")
 """The values `PublisherSubscriberContract.delivery` may take."""
 
 
-class PublisherLike(Protocol):
-    """The publisher shape the suite drives (mirrors ``proxyflow.stream.Publisher``)."""
+PublisherLike: TypeAlias = Publisher
+"""The publisher shape the suite drives.
 
-    def send_message(self, topic: str, message: bytes | bytearray | memoryview) -> None:
-        """Send one message on ``topic``."""
-        ...
+It is [`proxyflow.api.Publisher`][proxyflow.api.protocols.Publisher],
+the protocol every shim satisfies.
+"""
 
-    def close(self) -> None:
-        """Close the publisher."""
-        ...
+SubscriberLike: TypeAlias = Subscriber
+"""The subscriber shape the suite drives.
 
-
-class SubscriberLike(Protocol):
-    """The subscriber shape the suite drives (mirrors ``proxyflow.stream.Subscriber``)."""
-
-    @property
-    def topics(self) -> tuple[str, ...]:
-        """The topics read."""
-        ...
-
-    def __iter__(self) -> Iterator[Any]:
-        """Iterate over messages."""
-        ...
-
-    def __next__(self) -> Any:
-        """Return the next message."""
-        ...
-
-    def next_message(self, timeout: float | None = None) -> Any:
-        """Return the next message within ``timeout`` seconds."""
-        ...
-
-    def close(self) -> None:
-        """Close the subscriber."""
-        ...
+It is [`proxyflow.api.Subscriber`][proxyflow.api.protocols.Subscriber],
+the protocol every shim satisfies.
+"""
 
 
 @dataclass
@@ -117,13 +98,6 @@ def _unpack(pubsub: PubSub | tuple[Any, Any]) -> PubSub:
         return pubsub
     publisher, subscribe = pubsub
     return PubSub(publisher, subscribe)
-
-
-def _as_bytes(message: Any) -> bytes:
-    assert isinstance(message, (bytes, bytearray, memoryview)), (
-        f"a message must be bytes-like, got {type(message).__name__}"
-    )
-    return bytes(message)
 
 
 class PublisherSubscriberContract:
@@ -156,7 +130,7 @@ class PublisherSubscriberContract:
     def receive(self, subscriber: SubscriberLike, count: int = 1) -> list[bytes]:
         """Receive ``count`` messages, each within `receive_timeout`."""
         return [
-            _as_bytes(subscriber.next_message(timeout=self.receive_timeout)) for _ in range(count)
+            as_bytes(subscriber.next_message(timeout=self.receive_timeout)) for _ in range(count)
         ]
 
     def assert_quiet(self, subscriber: SubscriberLike) -> None:
@@ -165,7 +139,7 @@ class PublisherSubscriberContract:
             extra = subscriber.next_message(timeout=self.quiet_timeout)
         except TimeoutError:
             return
-        pytest.fail(f"unexpected extra message {_as_bytes(extra)[:40]!r}")
+        pytest.fail(f"unexpected extra message {as_bytes(extra)[:40]!r}")
 
     # -- conformance -----------------------------------------------------------------
 
@@ -273,7 +247,7 @@ class PublisherSubscriberContract:
         for i in range(3):
             ps.publisher.send_message("a", b"%d" % i)
         iterator = iter(subscriber)
-        assert [_as_bytes(next(iterator)) for _ in range(3)] == [b"0", b"1", b"2"]
+        assert [as_bytes(next(iterator)) for _ in range(3)] == [b"0", b"1", b"2"]
 
     # -- fan-out / work-sharing / point-to-point ---------------------------------------
 
@@ -303,7 +277,7 @@ class PublisherSubscriberContract:
         while len(received) < len(sent) and time.monotonic() < deadline:
             for subscriber in subscribers:
                 with contextlib.suppress(TimeoutError):
-                    received.append(_as_bytes(subscriber.next_message(timeout=0.05)))
+                    received.append(as_bytes(subscriber.next_message(timeout=0.05)))
         assert sorted(received) == sorted(sent), "every message exactly once"
         for subscriber in subscribers:
             self.assert_quiet(subscriber)

@@ -56,7 +56,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from proxyflow.testing.pubsub_contract import PubSub, _as_bytes, _unpack
+from proxyflow.testing._messages import as_bytes
+from proxyflow.testing.pubsub_contract import PubSub, _unpack
 
 __all__ = ["WorkSharingContract"]
 
@@ -91,7 +92,7 @@ class WorkSharingContract:
         got: list[bytes] = []
         while True:
             try:
-                got.append(_as_bytes(subscriber.next_message(timeout=self.quiet_timeout)))
+                got.append(as_bytes(subscriber.next_message(timeout=self.quiet_timeout)))
             except TimeoutError:
                 return got
 
@@ -201,7 +202,7 @@ class WorkSharingContract:
         while len(received) < len(sent) and time.monotonic() < deadline:
             for reader in readers:
                 with contextlib.suppress(TimeoutError):
-                    received.append(_as_bytes(reader.next_message(timeout=0.05)))
+                    received.append(as_bytes(reader.next_message(timeout=0.05)))
         assert sorted(received) == sorted(sent), "every message exactly once"
         assert all(_roster(reader, "a")[2] for reader in readers)
 

@@ -252,7 +252,10 @@ def run_demo(
         if subscriber is None:
             subscriber = make_subscriber(settings.broker, topic, str(address))
         counting = CountingSubscriber(subscriber)
-        consumer = StreamConsumer(counting, timeout=_POLL)
+        # The dispatcher follows events only to the store this demo configured.
+        store_location = settings.store.location or directory
+        trusted = [store_location if settings.store.kind == "redis" else f"file:{store_location}"]
+        consumer = StreamConsumer(counting, timeout=_POLL, trusted_locations=trusted)
         stack.callback(consumer.close)
 
         source = _WatchedStream(consumer, generator, report, timeout, on_dispatch)

@@ -18,6 +18,32 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from pfit.backends import BrokerSpec, ConnectorSpec, new_channel
 
+TRUST_FIXTURES = frozenset({"redis_url", "connector_spec", "broker_spec"})
+"""Fixtures whose tests may put objects in the session's Redis server."""
+
+
+@pytest.fixture(autouse=True)
+def _trusted_locations(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Consumers in other processes trust this session's stores: the documented setting.
+
+    A consumer trusts the stores of producers in its own process; one in
+    another process is told through ``PROXYFLOW_TRUSTED_LOCATIONS`` (which
+    spawned processes inherit): the session's temporary directories and, for
+    tests that may use it, the Redis server. The trust tests clear it, and so
+    do the documentation's snippets, which must show every setting they need.
+    """
+    if "docs" in request.node.path.parent.parts[-1:]:
+        monkeypatch.delenv("PROXYFLOW_TRUSTED_LOCATIONS", raising=False)
+        return
+    entries = [f"file:{tmp_path_factory.getbasetemp()}"]
+    if TRUST_FIXTURES & set(request.fixturenames):
+        entries.append(request.getfixturevalue("redis_url"))
+    monkeypatch.setenv("PROXYFLOW_TRUSTED_LOCATIONS", ", ".join(entries))
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"

@@ -1,4 +1,4 @@
-"""Figure 1 of the guide: generator process -> dispatcher process -> worker processes.
+"""The dispatcher pipeline: generator process -> dispatcher process -> worker processes.
 
 The dispatcher consumes the stream and forwards each proxy (its pickle) to
 the workers without resolving it, so the bytes it handles per object stay the

@@ -190,7 +190,7 @@ def run_fast_zmq_producer(
         raise
 
 
-# --- Figure 1: dispatcher and workers ------------------------------------------------
+# --- the dispatcher pipeline: dispatcher and workers ---------------------------------
 
 
 def run_dispatcher(

@@ -13,3 +13,11 @@ def digest(obj: Any) -> tuple[bool, str]:
     unresolved = type(obj) is Proxy and not is_resolved(obj)
     data = extract(obj) if type(obj) is Proxy else obj
     return unresolved, hashlib.sha256(bytes(data)).hexdigest()
+
+
+def check_sample(obj: Any) -> int:
+    """Resolve a sample in the worker; fail on the one marked bad (a poison object)."""
+    sample = extract(obj) if type(obj) is Proxy else obj
+    if sample["bad"]:
+        raise ValueError(f"sample {sample['i']} is corrupt")
+    return int(sample["i"]) * 10

@@ -215,13 +215,17 @@ def _dispatching(case: str, address: str, env: dict[str, Any], conn: Any) -> Non
         if case.startswith("proxyflow"):
             from proxyflow.executors import dispatch
             from proxyflow.shims.queue import QueueSubscriber
-            from proxyflow.stream import StreamConsumer
+            from proxyflow.stream import TRUST_ALL, StreamConsumer
 
             channel = SPAWN.Queue()
             kind = case.split("-", 1)[1]
             producer = SPAWN.Process(target=_produce, args=(kind, env, channel, ready, go))
             producer.start()
-            consumer = StreamConsumer(QueueSubscriber(channel, topics=["arrays"]), timeout=60)
+            consumer = StreamConsumer(
+                QueueSubscriber(channel, topics=["arrays"]),
+                timeout=60,
+                trusted_locations=[TRUST_ALL],  # the run's own producer, on a private queue
+            )
             if not ready.wait(TIMEOUT):
                 raise TimeoutError("the producer did not start")
         _array(8, 0)  # numpy imported

@@ -1,4 +1,4 @@
-"""The dispatcher scenario: producer -> dispatcher -> workers (the guide's Figure 1).
+"""The dispatcher scenario: producer -> dispatcher -> workers, proxies handed on unresolved.
 
 The producer streams objects over ZeroMQ with a file store on ``/dev/shm``.
 The dispatcher reads the stream **without resolving anything** and forwards
@@ -66,10 +66,14 @@ class _RawIn:
 
 class _PfIn:
     def __init__(self, env: dict[str, Any]) -> None:
-        from proxyflow.stream import StreamConsumer
+        from proxyflow.stream import TRUST_ALL, StreamConsumer
         from proxyflow_bench.pf import _subscriber
 
-        self._consumer = StreamConsumer(_subscriber(CONFIGS[CONFIG], env), timeout=60)
+        self._consumer = StreamConsumer(
+            _subscriber(CONFIGS[CONFIG], env),
+            timeout=60,
+            trusted_locations=[TRUST_ALL],  # the run's own producer, on a private topic
+        )
 
     def recv(self, timeout: float) -> tuple[Any, int, int]:
         metadata, item = self._consumer.next_with_metadata()

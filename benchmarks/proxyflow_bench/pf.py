@@ -130,11 +130,14 @@ class PfConsumer:
 
     def __init__(self, config: Config, env: dict[str, Any]) -> None:
         from proxyflow.proxy import Proxy, extract
-        from proxyflow.stream import StreamConsumer
+        from proxyflow.stream import TRUST_ALL, StreamConsumer
 
         prefetch = env.get("prefetch", 0)
         self._consumer = StreamConsumer(
-            _subscriber(config, env), timeout=CONSUMER_TIMEOUT, prefetch=prefetch
+            _subscriber(config, env),
+            timeout=CONSUMER_TIMEOUT,
+            prefetch=prefetch,
+            trusted_locations=[TRUST_ALL],  # the run's own producer, on a private topic
         )
         self._proxy_type = Proxy
         self._extract = extract

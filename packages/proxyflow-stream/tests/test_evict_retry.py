@@ -14,8 +14,9 @@ from proxyflow.api import BackendUnavailableError
 from proxyflow.connectors.local import LocalConnector
 from proxyflow.store import Store
 from proxyflow.stream import AsyncStreamConsumer, StreamConsumer, StreamProducer
-from proxyflow.stream._acks import AckTracker, Verdict
-from proxyflow.stream._acks import Outcome as AckOutcome
+from proxyflow.stream._ack_types import Outcome as AckOutcome
+from proxyflow.stream._ack_types import Verdict
+from proxyflow.stream._acks import AckTracker
 from proxyflow.stream._evictions import EVICT_RETRY_LIMIT
 from proxyflow.stream._stats import ConsumerStats
 from proxyflow.stream.events import decode_event

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from proxyflow.store import Store
-from proxyflow.stream._acks import AckTracker, Outcome
+from proxyflow.stream._ack_types import Outcome
+from proxyflow.stream._acks import AckTracker
 from proxyflow.stream._resolver import fetch
 from proxyflow.stream._source import InlineObject
 from proxyflow.stream.exceptions import AcknowledgementsUnavailableError, ConsumerClosedError

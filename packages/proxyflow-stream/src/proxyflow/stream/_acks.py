@@ -24,14 +24,14 @@ inline twice, say) is settled in the order it was handed out.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
-from typing import Any, Literal, NamedTuple, TypeAlias
+from typing import Any
 
 from proxyflow.api import Delivery
 from proxyflow.serialize import SerializationError
 from proxyflow.store import ContentDigestError, Store
+from proxyflow.stream._ack_types import AckMode, Delivered, Mark, Outcome, Ticket, Verdict
 from proxyflow.stream._decode import Batch, InlineItem, Item, StoredItem
 from proxyflow.stream._evictions import Evictions
 from proxyflow.stream._stats import ConsumerStats
@@ -41,85 +41,9 @@ from proxyflow.stream.exceptions import (
     StreamObjectMissingError,
 )
 
-__all__ = ["AckMode", "AckTracker", "Outcome", "Ticket", "Verdict"]
-
-AckMode: TypeAlias = Literal["auto", "manual"]
-"""When a consumer acknowledges: when the next item is asked for, or when told."""
+__all__ = ["AckTracker"]
 
 _log = logging.getLogger("proxyflow.stream")
-
-_Mark: TypeAlias = tuple[bytes, str, int]
-"""An item's producer id, topic and sequence number: how a redelivery is recognised."""
-
-
-class Outcome(enum.Enum):
-    """How one item was settled."""
-
-    ACK = "ack"
-    NACK = "nack"
-    REJECT = "reject"
-
-
-class Verdict(NamedTuple):
-    """How one delivery ended, once all its items are settled.
-
-    Attributes:
-        delivery: The broker delivery to settle.
-        outcome: ``ACK``, ``NACK`` or ``REJECT``.
-        delay: Seconds before the redelivery (``NACK``; ``None``: soon).
-        evictions: ``(store, key)`` of the acknowledged objects to evict
-            after an ``ACK`` or a ``REJECT``.
-        marks: The items' (producer id, topic, sequence number).
-    """
-
-    delivery: Any
-    outcome: Outcome
-    delay: float | None
-    evictions: list[tuple[Store, Any]]
-    marks: list[tuple[bytes, str, int]]
-
-
-class _Delivered:
-    """One broker delivery and the state of its items."""
-
-    __slots__ = ("delay", "delivery", "done", "evictions", "marks", "nacked", "open", "rejected")
-
-    def __init__(self, delivery: Delivery, marks: list[_Mark]) -> None:
-        self.delivery = delivery
-        self.marks = marks
-        count = len(marks)
-        self.open = count
-        self.nacked = False
-        self.rejected = False
-        self.delay: float | None = None
-        self.evictions: list[tuple[Store, Any]] = []
-        self.done = False
-
-
-class Ticket:
-    """One item of a delivery, from the moment the consumer takes it until it is settled.
-
-    Attributes:
-        delivered: The delivery it belongs to.
-        store: Its store (``None`` for an inline object).
-        key: Its key in the store (``None`` for an inline object).
-        evict: Whether its event asked for eviction (done on acknowledgement).
-        settled: Whether it was settled.
-    """
-
-    __slots__ = ("delivered", "evict", "key", "settled", "store")
-
-    def __init__(self, delivered: _Delivered, store: Store | None, key: Any, evict: bool) -> None:
-        self.delivered = delivered
-        self.store = store
-        self.key = key
-        self.evict = evict
-        self.settled = False
-
-    @property
-    def delivery_count(self) -> int:
-        """How many times the broker has handed out this item's message."""
-        return self.delivered.delivery.delivery_count
 
 
 class AckTracker:
@@ -137,11 +61,11 @@ class AckTracker:
         self.mode = mode
         self._stats = stats
         self._lock = threading.Lock()
-        self._waiting: dict[int, tuple[Item, _Delivered]] = {}  # decoded, not taken yet
-        self._open: dict[int, _Delivered] = {}  # deliveries not settled yet
+        self._waiting: dict[int, tuple[Item, Delivered]] = {}  # decoded, not taken yet
+        self._open: dict[int, Delivered] = {}  # deliveries not settled yet
         self._out: dict[int, list[tuple[Any, Ticket]]] = {}  # handed out, not settled
         self._high: dict[tuple[bytes, str], int] = {}  # highest sequence seen per producer
-        self._owed: set[_Mark] = set()  # given back, not delivered again yet
+        self._owed: set[Mark] = set()  # given back, not delivered again yet
         self._local = threading.local()  # the last item handed to this thread (auto mode)
         self.evictions = Evictions(stats)
         """The evictions after acknowledgements, and those to try again."""
@@ -165,7 +89,7 @@ class AckTracker:
         if self._is_redelivery(delivery, items):
             self._stats.redelivered += 1
         marks = [(item.producer_id, item.topic, item.seq) for item in items]
-        delivered = _Delivered(delivery, marks)
+        delivered = Delivered(delivery, marks)
         with self._lock:
             self._owed.difference_update(marks)
             closed = self.closed
@@ -324,7 +248,7 @@ class AckTracker:
             self._open.pop(id(delivered), None)
         return self._conclude(delivered)
 
-    def _conclude(self, delivered: _Delivered) -> Verdict:
+    def _conclude(self, delivered: Delivered) -> Verdict:
         """Decide how a delivery whose items are all settled ends; count it."""
         stats = self._stats
         if delivered.nacked or (self.closed and delivered.open):
@@ -370,7 +294,7 @@ class AckTracker:
         """Try the failed evictions a last time (closing); what still fails is left, counted."""
         self.evictions.finish()
 
-    def _apply(self, delivered: _Delivered) -> None:
+    def _apply(self, delivered: Delivered) -> None:
         """Conclude a delivery and tell the broker."""
         self.perform(self._conclude(delivered))
 

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple, cast
 
 from proxyflow.api import AsyncSubscriber
 from proxyflow.store import Store
+from proxyflow.stream._ack_types import Outcome, Ticket
 from proxyflow.stream._acking import acks_unavailable
-from proxyflow.stream._acks import Outcome, Ticket
 from proxyflow.stream._async_acks import AsyncAckTracker
 from proxyflow.stream._decode import StoredItem
 from proxyflow.stream._draining import EndWait, GroupDrain

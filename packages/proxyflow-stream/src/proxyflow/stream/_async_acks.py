@@ -27,7 +27,8 @@ from collections import deque
 from typing import Any, NamedTuple
 
 from proxyflow.api import AsyncDelivery
-from proxyflow.stream._acks import AckMode, AckTracker, Outcome, Ticket, Verdict
+from proxyflow.stream._ack_types import AckMode, Outcome, Ticket, Verdict
+from proxyflow.stream._acks import AckTracker
 from proxyflow.stream._stats import ConsumerStats
 
 __all__ = ["AsyncAckTracker", "DeferredDelivery"]

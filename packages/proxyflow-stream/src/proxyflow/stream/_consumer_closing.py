@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
-from proxyflow.stream._acks import AckMode, AckTracker, Outcome
+from proxyflow.stream._ack_types import AckMode, Outcome
+from proxyflow.stream._acks import AckTracker
 from proxyflow.stream._prefetch import Prefetcher
 from proxyflow.stream._source import ObjectSource
 from proxyflow.stream.protocols import Subscriber

@@ -7,7 +7,8 @@ from typing import Any, Protocol
 
 from proxyflow.serialize import SerializationError
 from proxyflow.store import Store
-from proxyflow.stream._acks import AckTracker, Ticket
+from proxyflow.stream._ack_types import Ticket
+from proxyflow.stream._acks import AckTracker
 from proxyflow.stream._decode import StoredItem
 from proxyflow.stream._prefetch import Entry
 from proxyflow.stream._reader import CONTENT_ERRORS, EventReader

@@ -6,7 +6,8 @@ import threading
 from typing import Any, NamedTuple, TypeAlias
 
 from proxyflow.store import Store
-from proxyflow.stream._acks import AckTracker, Outcome
+from proxyflow.stream._ack_types import Outcome
+from proxyflow.stream._acks import AckTracker
 from proxyflow.stream._decode import InlineItem, Item, StoredItem
 from proxyflow.stream._draining import EndWait, GroupDrain, end_wait
 from proxyflow.stream._filtering import Selection

@@ -20,7 +20,7 @@ from typing import Any, Generic, Literal, cast
 from proxyflow.api import AsyncCloseable, AsyncSubscriber
 from proxyflow.proxy import Proxy
 from proxyflow.store import Store
-from proxyflow.stream._acks import AckMode, Outcome
+from proxyflow.stream._ack_types import AckMode, Outcome
 from proxyflow.stream._async_acks import AsyncAckTracker
 from proxyflow.stream._async_checks import check_async
 from proxyflow.stream._async_prefetch import AsyncPrefetcher

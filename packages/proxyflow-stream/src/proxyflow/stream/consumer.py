@@ -19,7 +19,8 @@ from typing import Generic, Literal
 from proxyflow.api import Closeable
 from proxyflow.proxy import Proxy
 from proxyflow.store import Store
-from proxyflow.stream._acks import AckMode, AckTracker
+from proxyflow.stream._ack_types import AckMode
+from proxyflow.stream._acks import AckTracker
 from proxyflow.stream._consumer_closing import Closing
 from proxyflow.stream._consumer_wiring import (
     check_options,

@@ -83,25 +83,54 @@ def _keys(admin: Any, prefix: str) -> list[bytes]:
 def maxmemory_after(admin: Any, prefix: str, count: int, size: int) -> Iterator[None]:
     """Set ``maxmemory`` so that about ``count`` more values of ``size`` bytes fit.
 
-    The cost of one value is the smallest of three probes: a single probe also
-    pays for whatever the server allocates on the side at that moment (the
-    key table doubling when its key count crosses a power of two costs 64 KiB
-    at 4096 keys), which made a room of 3 hold all 6 objects of a batch.
+    ``count == 0`` sets a limit of one byte: every write is refused. Otherwise
+    a second client fills the server with values of ``size`` bytes (keys
+    outside ``prefix``) until it refuses one, and ``count`` of them are
+    deleted again: the room left is what ``count`` values take, as the server
+    counts them. The filling client stays connected until the block ends, as
+    its buffers count too. Computing the room from the growth of
+    ``used_memory`` after one probe value proved unreliable both ways: the
+    probe also paid for the key table doubling (64 KiB at 4096 keys) or for
+    a client's read buffer, and a batch of 6 fitted into a room of 3, or
+    nothing into a room of 2.
     """
-    probe = prefix + "probe"
-    costs = []
-    for _ in range(3):
-        before = int(admin.info("memory")["used_memory"])
-        admin.set(probe, os.urandom(size))
-        costs.append(int(admin.info("memory")["used_memory"]) - before)
-        admin.delete(probe)
-    per_object = min(costs)
-    used = int(admin.info("memory")["used_memory"])
-    admin.config_set("maxmemory", max(1, used + count * per_object - per_object // 2))
+    pool = admin.connection_pool
+    filler = redis.Redis(
+        connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **pool.connection_kwargs
+        )
+    )
     try:
+        if count == 0:
+            admin.config_set("maxmemory", 1)
+        else:
+            _fill_leaving_room(admin, filler, _FILLERS + prefix, count, size)
         yield
     finally:
         admin.config_set("maxmemory", 0)
+        for key in admin.scan_iter(match=_FILLERS + prefix + "*"):
+            admin.delete(key)
+        filler.connection_pool.disconnect()
+
+
+_FILLERS = "maxmemory-filler:"
+
+
+def _fill_leaving_room(admin: Any, filler: Any, prefix: str, count: int, size: int) -> None:
+    used = int(admin.info("memory")["used_memory"])
+    admin.config_set("maxmemory", used + 4 * (count + 4) * size)
+    payload = os.urandom(size)
+    keys: list[str] = []
+    for index in range(8 * (count + 4)):
+        try:
+            filler.set(f"{prefix}{index}", payload)
+        except redis.exceptions.OutOfMemoryError:
+            break
+        keys.append(f"{prefix}{index}")
+    else:
+        raise AssertionError("the server never refused a write")
+    assert len(keys) > count, f"only {len(keys)} values fitted below the limit"
+    admin.delete(*keys[-count:])
 
 
 def _set_stats(admin: Any) -> tuple[int, int]:
@@ -140,8 +169,8 @@ def test_maxmemory_is_a_full_error_and_a_partial_batch_is_rolled_back(
     admin, prefix = _admin(shared_private), _prefix()
     connector = RedisConnector(shared_private.url, prefix=prefix)
     size = 256 * 1024
-    calls_before, rejected_before = _set_stats(admin)
     with maxmemory_after(admin, prefix, 2, size):
+        calls_before, rejected_before = _set_stats(admin)
         with pytest.raises(ConnectorFullError) as info:
             connector.put_batch([os.urandom(size) for _ in range(6)])
         calls_after, rejected_after = _set_stats(admin)
@@ -150,8 +179,8 @@ def test_maxmemory_is_a_full_error_and_a_partial_batch_is_rolled_back(
     assert "maxmemory" in str(info.value)
     assert shared_private.url in str(info.value)
     assert info.value.leftover_keys == ()
-    # Some SETs ran (one for the probe, more for the batch) before the server refused the rest.
-    assert calls_after - calls_before >= 2
+    # Some of the batch's SETs ran before the server refused the rest.
+    assert calls_after - calls_before >= 1
     assert rejected_after > rejected_before
     key = connector.put(b"room again")
     assert connector.get(key, evict=True) == b"room again"

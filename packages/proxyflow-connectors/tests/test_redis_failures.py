@@ -80,20 +80,24 @@ def _keys(admin: Any, prefix: str) -> list[bytes]:
 
 
 @contextlib.contextmanager
-def maxmemory_after(admin: Any, prefix: str, count: int, size: int) -> Iterator[None]:
+def maxmemory_after(connector: RedisConnector, count: int, size: int) -> Iterator[None]:
     """Set ``maxmemory`` so that about ``count`` more values of ``size`` bytes fit.
 
     ``count == 0`` sets a limit of one byte: every write is refused. Otherwise
-    a second client fills the server with values of ``size`` bytes (keys
-    outside ``prefix``) until it refuses one, and ``count`` of them are
-    deleted again: the room left is what ``count`` values take, as the server
-    counts them. The filling client stays connected until the block ends, as
-    its buffers count too. Computing the room from the growth of
-    ``used_memory`` after one probe value proved unreliable both ways: the
+    the connector first writes and removes one value of ``size`` bytes, so
+    that its connection holds the read buffer such a write leaves behind;
+    then a second client fills the server with values of that size (keys
+    outside the connector's prefix) until it refuses one, and ``count`` of
+    them are deleted again: the room left is what ``count`` values take, as
+    the server counts them. The filling client stays connected until the
+    block ends, as its buffers count too. Computing the room from the growth
+    of ``used_memory`` after one probe value proved unreliable both ways: the
     probe also paid for the key table doubling (64 KiB at 4096 keys) or for
     a client's read buffer, and a batch of 6 fitted into a room of 3, or
     nothing into a room of 2.
     """
+    admin = _admin_of(connector)
+    fillers = _FILLERS + connector.prefix
     pool = admin.connection_pool
     filler = redis.Redis(
         connection_pool=redis.ConnectionPool(
@@ -104,11 +108,12 @@ def maxmemory_after(admin: Any, prefix: str, count: int, size: int) -> Iterator[
         if count == 0:
             admin.config_set("maxmemory", 1)
         else:
-            _fill_leaving_room(admin, filler, _FILLERS + prefix, count, size)
+            connector.get(connector.put(os.urandom(size)), evict=True)
+            _fill_leaving_room(admin, filler, fillers, count, size)
         yield
     finally:
         admin.config_set("maxmemory", 0)
-        for key in admin.scan_iter(match=_FILLERS + prefix + "*"):
+        for key in admin.scan_iter(match=fillers + "*"):
             admin.delete(key)
         filler.connection_pool.disconnect()
 
@@ -150,7 +155,7 @@ class TestRedisConnectorContract(ConnectorContract):
     def fail_writes_after(
         self, connector: Any, count: int, size: int
     ) -> contextlib.AbstractContextManager[None]:
-        return maxmemory_after(_admin_of(connector), connector.prefix, count, size)
+        return maxmemory_after(connector, count, size)
 
     def stored_objects(self, connector: Any) -> int:
         return len(_keys(_admin_of(connector), connector.prefix))
@@ -169,7 +174,7 @@ def test_maxmemory_is_a_full_error_and_a_partial_batch_is_rolled_back(
     admin, prefix = _admin(shared_private), _prefix()
     connector = RedisConnector(shared_private.url, prefix=prefix)
     size = 256 * 1024
-    with maxmemory_after(admin, prefix, 2, size):
+    with maxmemory_after(connector, 2, size):
         calls_before, rejected_before = _set_stats(admin)
         with pytest.raises(ConnectorFullError) as info:
             connector.put_batch([os.urandom(size) for _ in range(6)])
@@ -190,8 +195,9 @@ def test_a_store_lets_the_connector_error_through_unchanged(shared_private: Redi
     from proxyflow.store import Store
 
     admin, prefix = _admin(shared_private), _prefix()
-    with Store(f"full-{prefix}", RedisConnector(shared_private.url, prefix=prefix)) as store:
-        with maxmemory_after(admin, prefix, 0, 64 * 1024):
+    connector = RedisConnector(shared_private.url, prefix=prefix)
+    with Store(f"full-{prefix}", connector) as store:
+        with maxmemory_after(connector, 0, 64 * 1024):
             with pytest.raises(ConnectorFullError):
                 store.put(os.urandom(64 * 1024))
             with pytest.raises(ConnectorFullError):
@@ -208,8 +214,8 @@ def test_keys_that_cannot_be_removed_are_named(
     def no_delete(*args: Any) -> Any:
         raise redis.exceptions.ConnectionError("the server went away")
 
-    monkeypatch.setattr(connector._client, "execute_command", no_delete)
-    with maxmemory_after(admin, prefix, 2, 256 * 1024):
+    with maxmemory_after(connector, 2, 256 * 1024):
+        monkeypatch.setattr(connector._client, "execute_command", no_delete)
         with pytest.raises(ConnectorFullError) as info:
             connector.put_batch([os.urandom(256 * 1024) for _ in range(6)])
         stored = sorted(key.decode().removeprefix(prefix) for key in _keys(admin, prefix))

@@ -13,7 +13,6 @@ roster of the list.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any
 import pytest
 
 pytest.importorskip("redis")
+
+from pfit.attacks import Marker, forget_trust_settings
 
 from proxyflow.connectors.file import FileConnector
 from proxyflow.connectors.redis import RedisConnector
@@ -48,20 +49,9 @@ KEY = "async-shared-signing-key-0123456789"
 OTHER_KEY = "someone-elses-key-0123456789abcdef"
 
 
-class Marker:
-    """Unpickling it creates a directory: the proof that attacker code ran."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.mkdir, (self.path,))
-
-
 @pytest.fixture(autouse=True)
 def _no_trust_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PROXYFLOW_TRUSTED_LOCATIONS", raising=False)
-    monkeypatch.delenv("PROXYFLOW_SIGNING_KEY", raising=False)
+    forget_trust_settings(monkeypatch)
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:

@@ -9,7 +9,6 @@ event cannot choose a timeout, and that trusted locations still work.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import uuid
@@ -20,6 +19,8 @@ from typing import Any
 import pytest
 
 pytest.importorskip("redis")
+
+from pfit.attacks import Marker, forget_trust_settings
 
 from proxyflow.connectors.file import FileConnector
 from proxyflow.proxy import ProxyResolveError
@@ -43,16 +44,6 @@ SECRET = b"-----BEGIN OPENSSH PRIVATE KEY----- not really"
 KEY = "0123456789abcdef0"  # a well-formed connector key
 
 
-class Marker:
-    """Unpickling it creates a directory: the proof that attacker code ran."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.mkdir, (self.path,))
-
-
 @pytest.fixture
 def topic() -> str:
     return f"trust-{uuid.uuid4().hex[:10]}"
@@ -60,8 +51,7 @@ def topic() -> str:
 
 @pytest.fixture(autouse=True)
 def _no_trust_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PROXYFLOW_TRUSTED_LOCATIONS", raising=False)
-    monkeypatch.delenv("PROXYFLOW_SIGNING_KEY", raising=False)
+    forget_trust_settings(monkeypatch)
 
 
 def publish(redis_url: str, topic: str, *messages: bytes) -> None:

@@ -10,7 +10,6 @@ by a pickle that would run code. Each is rejected with its typed error, and
 
 from __future__ import annotations
 
-import os
 import pickle
 import uuid
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 pytest.importorskip("redis")
 
 import redis
+from pfit.attacks import Marker, forget_trust_settings
 
 from proxyflow.connectors.file import FileConnector
 from proxyflow.connectors.redis import RedisConnector
@@ -47,20 +47,9 @@ KEY = "shared-signing-key-0123456789abcdef"
 OTHER_KEY = "someone-elses-key-0123456789abcdef"
 
 
-class Marker:
-    """Unpickling it creates a directory: the proof that attacker code ran."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.mkdir, (self.path,))
-
-
 @pytest.fixture(autouse=True)
 def _no_trust_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PROXYFLOW_TRUSTED_LOCATIONS", raising=False)
-    monkeypatch.delenv("PROXYFLOW_SIGNING_KEY", raising=False)
+    forget_trust_settings(monkeypatch)
 
 
 def new_topic() -> str:
